@@ -1,0 +1,26 @@
+"""funcdyn: functional brain-dynamics models in JAX, the Equinox way.
+
+Models are immutable pytrees; `new_state, y = model(state, x, ctx)` is one time step.
+"""
+
+from . import init as init, layers as layers, testing as testing
+from ._core._context import Context as Context
+from ._core._modes import (
+    BatchingMode as BatchingMode,
+    batching_environment as batching_environment,
+    batching_mode as batching_mode,
+    environment as environment,
+    get_default_mode as get_default_mode,
+    Mode as Mode,
+    NonBatchingMode as NonBatchingMode,
+    nonbatching_mode as nonbatching_mode,
+    training_environment as training_environment,
+    training_mode as training_mode,
+    TrainingMode as TrainingMode,
+)
+from ._core._sequential import Sequential as Sequential
+from ._core._system import DynamicalSystem as DynamicalSystem
+from ._core._trainable import trainable as trainable
+from ._run import run as run
+
+__version__ = "0.1.0"
