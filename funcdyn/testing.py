@@ -173,8 +173,8 @@ def check_grad(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
 
 def check_no_recompile(model, x, *, dt=1.0, state=None, batch_size=None, fit=False,
                        key=None) -> None:
-    """A jitted step traces once: a second call with new values of the same shapes does
-    not recompile."""
+    """A jitted step traces once: further calls with new inputs of the same shapes, and
+    with the state returned by the previous call, do not recompile."""
     state = _initial_state(model, state, batch_size)
     traces = []
 
@@ -183,11 +183,16 @@ def check_no_recompile(model, x, *, dt=1.0, state=None, batch_size=None, fit=Fal
         traces.append(None)
         return m(s, x, c)
 
-    xs = perturbed_inputs(x, 2)
-    for i in range(2):
-        out = step(model, state, jtu.tree_map(lambda a: a[i], xs), _ctx(dt, fit, key, i))
-        jax.block_until_ready(out)
-    assert len(traces) == 1, f"{type(model).__name__}: retraced on a second call"
+    xs = perturbed_inputs(x, 3)
+    # The state is chained through the calls, so a state whose dtype, weak type, shape or
+    # Python-ness differs between init_state and the step's output is caught too.
+    for i in range(3):
+        state, y = step(model, state, jtu.tree_map(lambda a: a[i], xs), _ctx(dt, fit, key, i))
+        jax.block_until_ready(y)
+    assert len(traces) == 1, (
+        f"{type(model).__name__}: retraced on a second call ({len(traces)} traces); check "
+        "that init_state returns arrays of the same dtypes and shapes as the step returns"
+    )
 
 
 def check_immutable(model, x, *, dt=1.0, state=None, batch_size=None, fit=False,

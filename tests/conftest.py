@@ -6,6 +6,23 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "standard_promotion: run with standard dtype promotion (for tests that call optax "
+        "optimizers directly: optax's Adam mixes int32 step counts with floats).",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _dtype_promotion(request):
+    if request.node.get_closest_marker("standard_promotion") is not None:
+        with jax.numpy_dtype_promotion("standard"):
+            yield
+    else:
+        yield
+
+
 @pytest.fixture
 def getkey():
     """A fresh PRNG key per call, reproducible within a test."""

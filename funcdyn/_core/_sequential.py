@@ -7,10 +7,25 @@ import equinox as eqx
 import jax
 
 from ._context import Context
-from ._modes import Mode, resolve_mode
+from ._modes import batching_mode, Mode, resolve_mode
 from ._system import DynamicalSystem, State, _split_or_none
 
 Layer = DynamicalSystem | eqx.Module | Callable[..., Any]
+
+
+def _infer_mode(layers: tuple) -> Mode:
+    modes = {layer.mode for layer in layers if isinstance(layer, DynamicalSystem)}
+    if not modes:
+        return resolve_mode(None)
+    if len(modes) == 1:
+        return modes.pop()
+    if len({m.is_batching for m in modes}) > 1:
+        names = ", ".join(sorted({type(m).__name__ for m in modes}))
+        raise ValueError(
+            f"Sequential: the layers mix batching and non-batching modes ({names}); build "
+            "them in one kind of mode, or pass `mode=` explicitly."
+        )
+    return batching_mode
 
 
 class Sequential(DynamicalSystem):
@@ -21,7 +36,11 @@ class Sequential(DynamicalSystem):
 
     - `*layers`: [`funcdyn.DynamicalSystem`][]s, plain `equinox.Module`s or functions (an
       activation such as `jax.nn.relu`). Nested `Sequential`s are flattened.
-    - `mode`, `name`: as for every [`funcdyn.DynamicalSystem`][].
+    - `mode`, `name`: as for every [`funcdyn.DynamicalSystem`][]. When `mode` is `None`
+      it is inferred from the layers: their common mode, [`funcdyn.batching_mode`][] when
+      batching layers mix batching and training modes, or the construction-time default
+      when no layer is a `DynamicalSystem`. Layers that disagree on the batch axis are an
+      error.
 
     The state is the tuple of the layers' states (`None` for plain functions and modules).
     Layer `k` gets the context `ctx.child(k)`, so random layers draw distinct numbers.
@@ -56,7 +75,7 @@ class Sequential(DynamicalSystem):
         if not flat:
             raise ValueError("Sequential needs at least one layer.")
         self.layers = tuple(flat)
-        self.mode = resolve_mode(mode)
+        self.mode = resolve_mode(mode) if mode is not None else _infer_mode(self.layers)
         self.name = name
 
     def init_state(self, batch_size: int | None = None, *, key=None) -> tuple:

@@ -89,7 +89,7 @@ def parameter(
     else:
         try:
             array = jnp.asarray(value, dtype=_dtype(dtype))
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise TypeError(
                 f"`{name}` must be an array, an Initializer, a callable or None; got "
                 f"{type(value).__name__}."

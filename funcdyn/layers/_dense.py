@@ -1,5 +1,6 @@
 """A fully connected layer."""
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
@@ -37,8 +38,8 @@ class Dense(DynamicalSystem):
 
     W: Array
     b: Array | None
-    num_in: int
-    num_out: int
+    num_in: int = eqx.field(static=True)
+    num_out: int = eqx.field(static=True)
 
     def __init__(
         self,

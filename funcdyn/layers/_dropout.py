@@ -1,5 +1,6 @@
 """Dropout."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -26,7 +27,7 @@ class Dropout(DynamicalSystem):
     key. When `ctx.fit` is `False` it is the identity.
     """
 
-    p: float = 0.5
+    p: float = eqx.field(static=True, default=0.5)
 
     def __init__(self, p: float = 0.5, *, mode: Mode | None = None, name: str | None = None):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
