@@ -1,0 +1,255 @@
+"""The conductance-based Hodgkin-Huxley neuron."""
+
+from collections.abc import Callable
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+from .._core._context import Context
+from .._core._modes import Mode, resolve_mode
+from ..init._parameter import ParamSpec
+from ..surrogate import InverseSquare, Surrogate
+from ._base import (
+    Neuron,
+    bcast,
+    check_input,
+    check_solver,
+    check_spike_fn,
+    initial_value,
+    neuron_parameter,
+    state_shape,
+)
+from ._integrate import integrate
+
+
+def _vtrap(x: Array, k: float) -> Array:
+    """`x / (1 - exp(-x / k))`, continuous (= k) at `x = 0`."""
+    z = x / k
+    small = jnp.abs(z) < 1e-4
+    z_safe = jnp.where(small, jnp.ones_like(z), z)
+    return k * jnp.where(small, 1.0 + 0.5 * z, z_safe / -jnp.expm1(-z_safe))
+
+
+def hh_rates(V: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """The opening and closing rates (1/ms) `(alpha_m, beta_m, alpha_h, beta_h, alpha_n,
+    beta_n)` of the squid-axon channels at potential `V` (mV, rest at -65 mV)."""
+    alpha_m = 0.1 * _vtrap(V + 40.0, 10.0)
+    beta_m = 4.0 * jnp.exp(-(V + 65.0) / 18.0)
+    alpha_h = 0.07 * jnp.exp(-(V + 65.0) / 20.0)
+    beta_h = jax.nn.sigmoid((V + 35.0) / 10.0)
+    alpha_n = 0.01 * _vtrap(V + 55.0, 10.0)
+    beta_n = 0.125 * jnp.exp(-(V + 65.0) / 80.0)
+    return alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n
+
+
+class HHState(eqx.Module):
+    """The state of an [`funcdyn.neurons.HH`][] population: potential `V`, gating
+    variables `m`, `h`, `n`, and the last `spike`."""
+
+    V: Array
+    m: Array
+    h: Array
+    n: Array
+    spike: Array
+
+
+class HH(Neuron):
+    r"""Conductance-based Hodgkin-Huxley (1952) neurons with sodium, potassium and leak
+    currents.
+
+    $$C \frac{dV}{dt} = -\bar g_\mathrm{Na} m^3 h (V - E_\mathrm{Na})
+      - \bar g_\mathrm{K} n^4 (V - E_\mathrm{K}) - g_L (V - E_L) + I(t)$$
+    $$\frac{dx}{dt} = \alpha_x(V)(1 - x) - \beta_x(V)\,x, \qquad x \in \{m, h, n\}$$
+
+    with the classic rates ([`funcdyn.neurons.hh_rates`][], mV and ms, rest near -65 mV).
+
+    **Step semantics:** *integrate* `(V, m, h, n)` over `dt` with `I` held constant
+    (default: exponential Euler with each variable linearised about the current point,
+    exact for each gate and for `V` with the others frozen over the step; or one step of
+    `solver`). There is no reset and no refractory period: the dynamics produce the
+    spike shape. A *spike* is an upward crossing of `V_th`: `spike = spike_fn(V_new -
+    V_th)` where `V_old < V_th`, 0 elsewhere. The output is the spike array.
+
+    For a whole trajectory with adaptive steps use [`funcdyn.neurons.HH.simulate`][]
+    (`diffrax.diffeqsolve` with a PID controller).
+
+    **Arguments:** `size`; per-neuron `E_Na` (50 mV), `g_Na` (120 mS/cm²), `E_K` (-77),
+    `g_K` (36), `E_L` (-54.387), `g_L` (0.3), `C` (1 µF/cm²), `V_th` (20 mV, spike
+    detection); `V_initializer` (default -65 mV; the gates start at their steady state
+    for the initial `V`); `spike_fn`; `solver`; `mode`, `name`.
+
+    ```python
+    hh = funcdyn.neurons.HH(1)
+    _, spikes, _ = funcdyn.run(hh, jnp.full((5000, 1), 10.0), dt=0.01)
+    sol = hh.simulate(10.0, 0.0, 50.0, saveat=diffrax.SaveAt(ts=jnp.linspace(0, 50, 501)))
+    ```
+    """
+
+    E_Na: Array
+    g_Na: Array
+    E_K: Array
+    g_K: Array
+    E_L: Array
+    g_L: Array
+    C: Array
+    V_th: Array
+    spike_fn: Surrogate
+    V_initializer: ParamSpec
+    solver: diffrax.AbstractSolver | None = eqx.field(static=True)
+
+    def __init__(
+        self,
+        size: int | tuple[int, ...],
+        E_Na: ParamSpec = 50.0,
+        g_Na: ParamSpec = 120.0,
+        E_K: ParamSpec = -77.0,
+        g_K: ParamSpec = 36.0,
+        E_L: ParamSpec = -54.387,
+        g_L: ParamSpec = 0.3,
+        C: ParamSpec = 1.0,
+        V_th: ParamSpec = 20.0,
+        spike_fn: Surrogate = InverseSquare(),
+        V_initializer: ParamSpec = -65.0,
+        solver: diffrax.AbstractSolver | None = None,
+        *,
+        mode: Mode | None = None,
+        name: str | None = None,
+        key: PRNGKeyArray | None = None,
+    ):
+        cls = type(self).__name__
+        self._set_size(size)
+
+        def p(value, name, **kw):
+            return neuron_parameter(value, self.size, name, cls, key=key, **kw)
+
+        self.E_Na = p(E_Na, "E_Na")
+        self.g_Na = p(g_Na, "g_Na", nonnegative=True)
+        self.E_K = p(E_K, "E_K")
+        self.g_K = p(g_K, "g_K", nonnegative=True)
+        self.E_L = p(E_L, "E_L")
+        self.g_L = p(g_L, "g_L", nonnegative=True)
+        self.C = p(C, "C", positive=True)
+        self.V_th = p(V_th, "V_th")
+        self.spike_fn = check_spike_fn(spike_fn, cls)
+        self.V_initializer = V_initializer
+        self.solver = check_solver(solver, cls)
+        self.mode = resolve_mode(mode)
+        self.name = name
+
+    def vector_field(self, t: Array, y: tuple[Array, Array, Array, Array], I: ArrayLike):
+        """`(dV/dt, dm/dt, dh/dt, dn/dt)` for `y = (V, m, h, n)`; `I` shaped like `V` or a
+        scalar."""
+        V, m, h, n = y
+        s = V.shape
+        am, bm, ah, bh, an, bn = hh_rates(V)
+        I_Na = bcast(self.g_Na, s) * m * m * m * h * (V - bcast(self.E_Na, s))
+        n2 = n * n
+        I_K = bcast(self.g_K, s) * n2 * n2 * (V - bcast(self.E_K, s))
+        I_L = bcast(self.g_L, s) * (V - bcast(self.E_L, s))
+        dV = (I - I_Na - I_K - I_L) / bcast(self.C, s)
+        return dV, am * (1.0 - m) - bm * m, ah * (1.0 - h) - bh * h, an * (1.0 - n) - bn * n
+
+    def self_derivative(self, t: Array, y: tuple[Array, Array, Array, Array], I: ArrayLike):
+        """Each rate's derivative with respect to its own variable: the total conductance
+        over `C` (negated) for `V`, $-(\\alpha_x + \\beta_x)$ for each gate."""
+        V, m, h, n = y
+        s = V.shape
+        am, bm, ah, bh, an, bn = hh_rates(V)
+        n2 = n * n
+        g = bcast(self.g_Na, s) * m * m * m * h + bcast(self.g_K, s) * n2 * n2 + bcast(self.g_L, s)
+        return -g / bcast(self.C, s), -(am + bm), -(ah + bh), -(an + bn)
+
+    def init_state(
+        self, batch_size: int | None = None, *, key: PRNGKeyArray | None = None
+    ) -> HHState:
+        """`V` from `V_initializer` (default -65 mV) and each gate at its steady state
+        $x_\\infty(V) = \\alpha_x / (\\alpha_x + \\beta_x)$."""
+        shape = state_shape(self, batch_size)
+        V = initial_value(self.V_initializer, shape, "V_initializer", key, jnp.asarray(-65.0))
+        am, bm, ah, bh, an, bn = hh_rates(V)
+        return HHState(
+            V=V,
+            m=am / (am + bm),
+            h=ah / (ah + bh),
+            n=an / (an + bn),
+            spike=jnp.zeros(shape, V.dtype),
+        )
+
+    def __call__(self, state: HHState, x: Array | None, ctx: Context) -> tuple[HHState, Array]:
+        y = (state.V, state.m, state.h, state.n)
+        I = check_input(self, x, state.V)
+        V, m, h, n = integrate(
+            self.solver, self.vector_field, ctx.t, ctx.dt, y, I, self.self_derivative
+        )
+        V_th = bcast(self.V_th, V.shape)
+        spike = self.spike_fn(V - V_th)
+        spike = jnp.where(state.V < V_th, spike, jnp.zeros_like(spike))
+        return HHState(V=V, m=m, h=h, n=n, spike=spike), spike
+
+    def simulate(
+        self,
+        I_ext: ArrayLike | Callable[[Array], Array],
+        t0: float,
+        t1: float,
+        *,
+        state: HHState | None = None,
+        solver: diffrax.AbstractSolver = diffrax.Tsit5(),
+        rtol: float = 1e-5,
+        atol: float = 1e-5,
+        dt0: float | None = 0.01,
+        saveat: diffrax.SaveAt | None = None,
+        max_steps: int | None = 1_000_000,
+        stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    ) -> diffrax.Solution:
+        """Integrates the whole trajectory from `t0` to `t1` with `diffrax.diffeqsolve`
+        and an adaptive `diffrax.PIDController(rtol, atol)`.
+
+        **Arguments:**
+
+        - `I_ext`: the input current: a constant (scalar or shaped like `V`) or a function
+          `I_ext(t)`.
+        - `t0`, `t1`: the time span (ms).
+        - `state`: the initial state (default `init_state()`, which needs a
+          non-batching model; pass a batched state otherwise).
+        - `solver`, `dt0`, `saveat`, `max_steps`: passed to `diffrax.diffeqsolve`
+          (default `saveat`: the final time only).
+        - `rtol`, `atol`: of the `diffrax.PIDController`. The defaults suit float32; with
+          `jax_enable_x64` tighter ones (1e-8) work.
+        - `stepsize_controller`: replaces the PID controller, e.g.
+          `diffrax.PIDController(rtol, atol, jump_ts=[...])` to step exactly onto the
+          discontinuities of a pulsed `I_ext`.
+
+        **Returns:** the `diffrax.Solution`; `sol.ys` is the tuple `(V, m, h, n)`, each
+        with a leading time axis. Spikes are the upward crossings of `V_th` in `sol.ys[0]`.
+        """
+        if state is None:
+            state = self.init_state()
+        y0 = (state.V, state.m, state.h, state.n)
+        if callable(I_ext):
+
+            def field(t, y, args):
+                return self.vector_field(t, y, jnp.asarray(I_ext(t)))
+        else:
+            current = jnp.asarray(I_ext, dtype=state.V.dtype)
+
+            def field(t, y, args):
+                return self.vector_field(t, y, current)
+
+        return diffrax.diffeqsolve(
+            diffrax.ODETerm(field),
+            solver,
+            t0,
+            t1,
+            dt0,
+            y0,
+            stepsize_controller=(
+                diffrax.PIDController(rtol=rtol, atol=atol)
+                if stepsize_controller is None
+                else stepsize_controller
+            ),
+            saveat=diffrax.SaveAt(t1=True) if saveat is None else saveat,
+            max_steps=max_steps,
+        )

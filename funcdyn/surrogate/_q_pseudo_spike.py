@@ -1,0 +1,26 @@
+"""The q-PseudoSpike surrogate."""
+
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ._base import Surrogate, _param
+
+
+class QPseudoSpike(Surrogate):
+    r"""Heaviside forward; backward: a heavy-tailed kernel whose tail is set by `alpha`
+    (Herranz-Celotti & Rouat 2022).
+
+    $$g'(x) = \left(1 + \frac{2|x|}{\alpha - 1}\right)^{-\alpha}$$
+
+    **Arguments:** `alpha` (default 2.0, must be > 1).
+    """
+
+    alpha: float | Array = 2.0
+
+    def __check_init__(self):
+        if isinstance(self.alpha, (int, float)) and not self.alpha > 1:
+            raise ValueError(f"QPseudoSpike: `alpha` must be > 1, got {self.alpha!r}.")
+
+    def grad(self, x: Array) -> Array:
+        a = _param(self.alpha, x)
+        return (1.0 + 2.0 * jnp.abs(x) / (a - 1.0)) ** (-a)
