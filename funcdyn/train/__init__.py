@@ -1,0 +1,43 @@
+"""Training: a jitted optax step maker, BPTT fit/predict, checkpoints, data parallelism,
+and readout training (offline ridge, online RLS / LMS)."""
+
+from ._bptt import BPTT as BPTT, Report as Report
+from ._checkpoint import (
+    Checkpoint as Checkpoint,
+    load_checkpoint as load_checkpoint,
+    save_checkpoint as save_checkpoint,
+)
+from ._history import EarlyStopping as EarlyStopping, History as History
+from ._sequence_loss import SequenceLoss as SequenceLoss, sequence_loss as sequence_loss
+from ._sharding import (
+    batch_mesh as batch_mesh,
+    replicate as replicate,
+    shard_batch as shard_batch,
+)
+from ._step import make_step as make_step, partition_trainable as partition_trainable
+from ._truncated import (
+    make_truncated_step as make_truncated_step,
+    TruncatedBPTT as TruncatedBPTT,
+    TruncatedLoss as TruncatedLoss,
+)
+from ._fit_method import OfflineMethod as OfflineMethod
+from ._forecast import forecast as forecast
+from ._lasso import LassoRegression as LassoRegression, lasso_regression as lasso_regression
+from ._logistic import (
+    logistic_regression as logistic_regression,
+    LogisticRegression as LogisticRegression,
+)
+from ._offline import OfflineTrainer as OfflineTrainer
+from ._online import (
+    LMS as LMS,
+    OnlineMethod as OnlineMethod,
+    OnlineTrainer as OnlineTrainer,
+    RLS as RLS,
+    RLSState as RLSState,
+)
+from ._ridge import (
+    least_squares as least_squares,
+    LinearRegression as LinearRegression,
+    ridge_regression as ridge_regression,
+    RidgeRegression as RidgeRegression,
+)

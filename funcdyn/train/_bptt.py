@@ -1,0 +1,505 @@
+"""BPTT: `fit` / `predict` conveniences over the jitted step, on optax."""
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+
+from .._run import run
+from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ._data import DataSource, batch_size_of
+from ._history import EarlyStopping, History
+from ._sequence_loss import SequenceLoss, _FrozenMonitors
+from ._sharding import batch_mesh, check_mesh, replicate, shard_batch
+from ._step import check_optimizer, make_step, partition_trainable, split_loss_output
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What a callback of [`funcdyn.train.BPTT.fit`][] receives after each epoch."""
+
+    epoch: int
+    step: int
+    model: Any
+    opt_state: Any
+    metrics: dict[str, float]
+    history: History
+
+
+def _copy_arrays(tree: Any) -> Any:
+    return jtu.tree_map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, tree)
+
+
+def _evaluate_impl(fixed, model):
+    eval_fn, has_aux, batch, key = fixed
+    loss, aux = split_loss_output(eval_fn(model, batch, key), has_aux, "eval_fn")
+    return loss, aux
+
+
+_evaluate_jit = eqx.filter_jit(_evaluate_impl)
+
+
+def _predict_impl(model, x, key, dt, monitors, time_major):
+    _, ys, records = run(model, x, dt=dt, fit=False, key=key, monitors=monitors,
+                         time_major=time_major)
+    return ys, records
+
+
+_predict_jit = eqx.filter_jit(_predict_impl)
+
+
+class BPTT:
+    """Backpropagation through time with optax, with `fit` / `predict` conveniences.
+
+    `fit` runs the training loop around the jitted step of
+    [`funcdyn.train.make_step`][]: batching and shuffling, a progress bar with the running
+    loss and metrics, a test loop, a history, callbacks, early stopping, checkpoints and
+    data-parallel sharding. Nothing is changed in place: `fit` returns the trained model,
+    and the trainer keeps the model it was given.
+
+    **Data layout.** Data are batch-major: arrays `(X, Y)` hold the samples on their first
+    axis, with sequence inputs `X: (num_samples, T, ...)`; each batch is
+    `x: (batch, T, ...)`, `y: (batch, ...)`. A [`funcdyn.train.sequence_loss`][] turns
+    `x` to the time-major layout of `lax.scan` inside the compiled step and gives the
+    outputs back batch-major, `ys: (batch, T, ...)`, so [`funcdyn.losses`][] apply with
+    their default `time_axis=1`.
+
+    **Arguments:**
+
+    - `model`: the initial model (modules to train in [`funcdyn.training_mode`][]).
+    - `loss_fn`: `loss_fn(model, batch, key) -> loss` (or `(loss, metrics)` with
+      `has_aux=True`), as for [`funcdyn.train.make_step`][]; or, most conveniently, a
+      [`funcdyn.train.sequence_loss`][] built from a loss on the outputs, `fn(ys, y)`,
+      which re-initialises the state with `model.init_state(batch_size)` for each batch.
+    - `optimizer`: an optax `GradientTransformation`.
+    - `has_aux`: whether `loss_fn` returns `(loss, metrics)`; default `True` for a
+      `SequenceLoss`, else `False`. Metrics are a dict of scalars.
+    - `eval_fn`: the function scoring test batches and `evaluate`, with the signature of
+      `loss_fn`; default `loss_fn` (for a `SequenceLoss`, its `fit=False` variant, so
+      dropout is off).
+    - `dt`: the step size used by `predict`; default the `SequenceLoss`'s.
+    - `filter_spec`: which arrays to train (default [`funcdyn.trainable`][]).
+    - `mesh`: `"auto"` (default) shards each batch over all devices when there are
+      several (`jax.devices()`, all hosts after `jax.distributed.initialize()`; see
+      [`funcdyn.train.batch_mesh`][]) and does nothing on one device; a `Mesh` with a
+      `"batch"` axis; or `None` to turn sharding off.
+    - `donate`: reuse the memory of the parameters and optimizer state across steps (the
+      trainer copies the initial model first, so the caller's model stays valid).
+
+    ```python
+    loss_fn = funcdyn.train.sequence_loss(
+        funcdyn.losses.cross_entropy_max_over_time, dt=1.0,
+        metrics={"accuracy": funcdyn.losses.accuracy_max_over_time})
+    trainer = funcdyn.train.BPTT(model, loss_fn, optax.adam(1e-3))
+    trained, history = trainer.fit((X, Y), num_epoch=10, batch_size=128,
+                                   test_data=(X_test, Y_test), key=jax.random.key(0))
+    ys = trainer.predict(X_test, model=trained)        # (num_samples, T, ...)
+    ```
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        loss_fn: Callable[..., Any],
+        optimizer: optax.GradientTransformation,
+        *,
+        has_aux: bool | None = None,
+        eval_fn: Callable[..., Any] | None = None,
+        dt: float | None = None,
+        filter_spec: Any = None,
+        mesh: Any = "auto",
+        donate: bool = True,
+    ):
+        if not callable(loss_fn):
+            raise TypeError(f"BPTT: `loss_fn` must be callable, got {type(loss_fn).__name__}.")
+        check_optimizer(optimizer, "BPTT")
+        is_sequence = isinstance(loss_fn, SequenceLoss)
+        if has_aux is None:
+            has_aux = is_sequence
+        elif is_sequence and not has_aux:
+            raise ValueError(
+                "BPTT: a sequence_loss returns (loss, metrics): has_aux must be True."
+            )
+        if eval_fn is None:
+            eval_fn = dataclasses.replace(loss_fn, fit=False) if is_sequence else loss_fn
+        if dt is None and is_sequence:
+            dt = loss_fn.dt
+        if isinstance(mesh, str):
+            if mesh != "auto":
+                raise ValueError(f"BPTT: `mesh` must be 'auto', a Mesh or None, got {mesh!r}.")
+            mesh = batch_mesh() if jax.device_count() > 1 else None
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.has_aux = has_aux
+        self.eval_fn = eval_fn
+        self.dt = dt
+        self.filter_spec = filter_spec
+        self.mesh = check_mesh(mesh, "BPTT")
+        self.donate = donate
+        self.init, self.step = self._make_step()
+
+    def _make_step(self):
+        return make_step(
+            self.loss_fn,
+            self.optimizer,
+            filter_spec=self.filter_spec,
+            has_aux=self.has_aux,
+            mesh=self.mesh,
+            donate=self.donate,
+        )
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def _place(self, model, batch):
+        if self.mesh is None:
+            return model, batch
+        return replicate(model, self.mesh), shard_batch(batch, self.mesh)
+
+    def _evaluate_batch(self, model, batch, key):
+        model, batch = self._place(model, batch)
+        return _evaluate_jit((self.eval_fn, self.has_aux, batch, key), model)
+
+    def evaluate(
+        self,
+        data: Any,
+        *,
+        model: Any = None,
+        batch_size: int | None = None,
+        key: PRNGKeyArray | None = None,
+        check_finite: bool = True,
+    ) -> dict[str, float]:
+        """The loss and metrics of `eval_fn` over `data`, averaged over the samples.
+
+        **Arguments:**
+
+        - `data`: arrays `(X, Y)`, an iterable of `(x, y)` batches or a function
+          returning one (as for `fit`).
+        - `model`: the model to score; default the trainer's (initial) model.
+        - `batch_size`: for array data; default all samples at once.
+        - `key`: passed to `eval_fn` (batch `i` gets `fold_in(key, i)`).
+
+        **Returns:** `{"loss": ..., <metric>: ...}` as Python floats.
+        """
+        model = self.model if model is None else model
+        if batch_size is None and isinstance(data, tuple) and len(data) == 2:
+            leaves = jtu.tree_leaves(data[0])
+            batch_size = int(np.shape(leaves[0])[0]) if leaves else None
+        source = DataSource(
+            data, name="data", batch_size=batch_size, shuffle=False, drop_last=False,
+            num_epoch=1, check_finite=check_finite,
+        )
+        return self._evaluate_source(model, source, key)
+
+    def _evaluate_source(self, model, source: DataSource, key) -> dict[str, float]:
+        totals: dict[str, Any] = {}
+        count = 0
+        for i, batch in enumerate(source.epoch(None)):
+            k = None if key is None else jax.random.fold_in(key, i)
+            loss, aux = self._evaluate_batch(model, batch, k)
+            n = batch_size_of(batch)
+            for name, value in {"loss": loss, **aux}.items():
+                totals[name] = totals.get(name, 0.0) + n * value
+            count += n
+        if count == 0:
+            raise ValueError(f"{source.name} holds no batches.")
+        return {name: float(value) / count for name, value in jax.device_get(totals).items()}
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def predict(
+        self,
+        xs: Any,
+        *,
+        model: Any = None,
+        batch_size: int | None = None,
+        key: PRNGKeyArray | None = None,
+        monitors: Any = None,
+        dt: float | None = None,
+        time_major: bool = False,
+    ) -> Any:
+        """Runs the model over inputs with `fit=False` (dropout off) and returns the
+        outputs.
+
+        **Arguments:**
+
+        - `xs`: inputs `(num_samples, T, ...)` (or `(T, num_samples, ...)` with
+          `time_major=True`).
+        - `model`: the model to run: pass the one `fit` returned; default the trainer's
+          initial model.
+        - `batch_size`: run in chunks of this many samples; default all at once.
+        - `key`: for models that draw random numbers when not training.
+        - `monitors`: as for [`funcdyn.run`][]; then `(ys, records)` is returned.
+        - `dt`: default the trainer's.
+
+        **Returns:** `ys`, in the layout of `xs` (or `(ys, records)` with `monitors`).
+        """
+        model = self.model if model is None else model
+        dt = self.dt if dt is None else dt
+        if dt is None:
+            raise ValueError(
+                "BPTT.predict needs the step size: pass `dt` here or to BPTT (it is taken "
+                "from a sequence_loss automatically)."
+            )
+        leaves = jtu.tree_leaves(xs)
+        if not leaves:
+            raise ValueError("BPTT.predict: `xs` holds no arrays.")
+        axis = 1 if time_major else 0
+        for leaf in leaves:
+            if np.ndim(leaf) < 2:
+                raise ValueError(
+                    "BPTT.predict: inputs must be sequences (num_samples, T, ...); got "
+                    f"shape {np.shape(leaf)}."
+                )
+        n = int(np.shape(leaves[0])[axis])
+        size = n if batch_size is None else int(batch_size)
+        if monitors is not None and not callable(monitors):
+            monitors = _FrozenMonitors(tuple(sorted(dict(monitors).items())))
+        outs = []
+        for start in range(0, n, size):
+            chunk = jtu.tree_map(
+                lambda a: a[:, start : start + size] if time_major else a[start : start + size],
+                xs,
+            )
+            k = None if key is None else jax.random.fold_in(key, start)
+            outs.append(_predict_jit(model, chunk, k, float(dt), monitors, time_major))
+        ys, records = jtu.tree_map(lambda *a: jnp.concatenate(a, axis=axis), *outs)
+        return ys if monitors is None else (ys, records)
+
+    # -- training ------------------------------------------------------------------------
+
+    def _trace_loss(self):
+        return self.loss_fn
+
+    def _check_compatible(self, model, batch, key, name):
+        """Traces (without compiling) the loss on one batch, so that a model / data
+        mismatch is reported before any compilation."""
+        loss_fn = self._trace_loss()
+
+        def trace(m, b, k):
+            return split_loss_output(loss_fn(m, b, k), self.has_aux)
+
+        try:
+            eqx.filter_eval_shape(trace, model, batch, key)
+        except (ValueError, TypeError) as err:
+            shapes = jtu.tree_map(lambda a: tuple(np.shape(a)), batch)
+            raise type(err)(
+                f"fit: the model and loss do not accept a batch of {name} (shapes x, y = "
+                f"{shapes}): {err}"
+            ) from err
+
+    def fit(
+        self,
+        train_data: Any,
+        *,
+        num_epoch: int,
+        key: PRNGKeyArray | None = None,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        test_data: Any = None,
+        test_batch_size: int | None = None,
+        progress: bool | None = None,
+        callbacks: Sequence[Callable[[Report], Any]] = (),
+        early_stopping: EarlyStopping | None = None,
+        checkpoint_path: str | None = None,
+        checkpoint_every: int = 1,
+        resume: str | Checkpoint | None = None,
+        check_finite: bool = True,
+    ) -> tuple[Any, History]:
+        """Trains the model and returns `(trained_model, history)`.
+
+        **Arguments:**
+
+        - `train_data`: arrays `(X, Y)` with `X: (num_samples, T, ...)` and
+          `Y: (num_samples, ...)` (shuffled with `key` each epoch and cut into batches of
+          `batch_size`); a sequence of `(x, y)` batches (re-iterated each epoch); or a
+          function of no arguments returning an iterable of batches (called each epoch).
+          It is checked before anything is compiled: `x` and `y` must agree on the number
+          of samples, `x` needs a time axis, and NaN / inf are refused
+          (`check_finite=False` skips that scan); then the loss is traced on the first
+          batch, so that a model / data shape mismatch is reported at once.
+        - `num_epoch`: the total number of epochs (when resuming, training continues
+          until this many are done).
+        - `key`: the root PRNG key: epoch `e` is shuffled with a key derived from
+          `(key, e)` and step `s` gets a key derived from `(key, s)`, so a resumed run
+          draws the same numbers as an uninterrupted one. Taken from the checkpoint when
+          resuming.
+        - `batch_size`, `shuffle`, `drop_last`: for array data.
+        - `test_data`, `test_batch_size`: evaluated with `eval_fn` after each epoch
+          (entries `test_loss`, `test_<metric>` of the history).
+        - `progress`: show a tqdm bar per epoch with the running loss and metrics; default
+          when stderr is a terminal.
+        - `callbacks`: functions called after each epoch's report with a
+          [`funcdyn.train.Report`][]; returning `True` stops training. With
+          `donate=True` the next step reuses the buffers of `report.model` and
+          `report.opt_state`: copy them (`jax.tree.map(jnp.copy, ...)`) to keep them.
+        - `early_stopping`: a [`funcdyn.train.EarlyStopping`][].
+        - `checkpoint_path`, `checkpoint_every`: save the run (see
+          [`funcdyn.train.save_checkpoint`][]) every `checkpoint_every` epochs and at the
+          end.
+        - `resume`: a checkpoint path (or loaded [`funcdyn.train.Checkpoint`][]) to
+          continue from: model, optimizer state, counters, key and history are restored,
+          and the result equals never having stopped.
+
+        **Returns:** `(model, history)`: the trained model (the best one with
+        `early_stopping.restore_best`) and a [`funcdyn.train.History`][].
+        """
+        if not _positive_int(num_epoch):
+            raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
+        if not _positive_int(checkpoint_every):
+            raise ValueError(
+                f"fit: `checkpoint_every` must be a positive int, got {checkpoint_every!r}."
+            )
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"fit: callbacks must be callable, got {cb!r}.")
+        if early_stopping is not None:
+            if not isinstance(early_stopping, EarlyStopping):
+                raise TypeError("fit: `early_stopping` must be a funcdyn.train.EarlyStopping.")
+            if early_stopping.monitor.startswith("test_") and test_data is None:
+                raise ValueError(
+                    f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
+                    "`test_data`."
+                )
+        train = DataSource(
+            train_data, name="train_data", batch_size=batch_size, shuffle=shuffle,
+            drop_last=drop_last, num_epoch=num_epoch, check_finite=check_finite,
+        )
+        test = None
+        if test_data is not None:
+            test = DataSource(
+                test_data, name="test_data",
+                batch_size=test_batch_size if test_batch_size is not None else batch_size,
+                shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
+            )
+
+        model = self.model
+        if resume is not None:
+            ckpt = resume
+            if not isinstance(ckpt, Checkpoint):
+                ckpt = load_checkpoint(resume, model=model, opt_state=self.init(model))
+            model, opt_state = ckpt.model, ckpt.opt_state
+            step, start_epoch, history = ckpt.step, ckpt.epoch, ckpt.history
+            key = ckpt.key if ckpt.key is not None else key
+        else:
+            if self.donate:
+                params, rest = partition_trainable(model, self.filter_spec)
+                model = eqx.combine(_copy_arrays(params), rest)
+            opt_state = self.init(model)
+            step, start_epoch, history = 0, 0, History()
+        if key is None and (shuffle and train.arrays is not None):
+            raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
+        shuffle_root = None if key is None else jax.random.fold_in(key, 0)
+        step_root = None if key is None else jax.random.fold_in(key, 1)
+        test_root = None if key is None else jax.random.fold_in(key, 2)
+
+        def derive(root, i):
+            return None if root is None else jax.random.fold_in(root, i)
+
+        if progress is None:
+            progress = sys.stderr.isatty()
+        best_model = model
+        stop = False
+        for epoch in range(start_epoch, num_epoch):
+            first, batches = train.peek(derive(shuffle_root, epoch))
+            if epoch == start_epoch:
+                self._check_compatible(model, first, derive(step_root, step), "train_data")
+            started = time.perf_counter()
+            losses, auxes, sizes = [], [], []
+            bar = _progress_bar(progress, train.num_batches, epoch, num_epoch)
+            last_refresh = 0.0
+            for batch in batches:
+                model, opt_state, loss, aux = self.step(
+                    model, opt_state, batch, derive(step_root, step)
+                )
+                step += 1
+                losses.append(loss)
+                auxes.append(aux)
+                sizes.append(batch_size_of(batch))
+                if bar is not None:
+                    bar.update(1)
+                    now = time.perf_counter()
+                    if now - last_refresh > 0.25:
+                        last_refresh = now
+                        bar.set_postfix(_running(losses, auxes, sizes), refresh=False)
+            losses, auxes = jax.device_get((losses, auxes))
+            first_step = step - len(losses)
+            for i, (loss, aux) in enumerate(zip(losses, auxes)):
+                history.steps.append(
+                    {"epoch": epoch, "step": first_step + i, "loss": float(loss),
+                     **{k: float(v) for k, v in aux.items()}}
+                )
+            record = {"epoch": epoch, "step": step}
+            record.update(
+                {f"train_{k}": v for k, v in _weighted_mean(losses, auxes, sizes).items()}
+            )
+            if test is not None:
+                scores = self._evaluate_source(model, test, derive(test_root, epoch))
+                record.update({f"test_{k}": v for k, v in scores.items()})
+            record["time_s"] = time.perf_counter() - started
+            history.epochs.append(record)
+            if bar is not None:
+                bar.set_postfix(
+                    {k: v for k, v in record.items() if k not in ("epoch", "step", "time_s")}
+                )
+                bar.close()
+            if (
+                early_stopping is not None
+                and early_stopping.restore_best
+                and early_stopping.best_epoch(history) == len(history.epochs) - 1
+            ):
+                # A copy: with donation the next step reuses the buffers of `model`.
+                best_model = _copy_arrays(model) if self.donate else model
+            last = epoch == num_epoch - 1
+            if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
+                save_checkpoint(
+                    checkpoint_path, model=model, opt_state=opt_state, step=step,
+                    epoch=epoch + 1, key=key, history=history,
+                )
+            report = Report(epoch, step, model, opt_state, dict(record), history)
+            for cb in callbacks:
+                if cb(report) is True:
+                    stop = True
+            if early_stopping is not None and early_stopping.should_stop(history):
+                stop = True
+            if stop:
+                break
+        if early_stopping is not None and early_stopping.restore_best:
+            if early_stopping.best_epoch(history) is not None:
+                model = best_model
+        return model, history
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _weighted_mean(losses, auxes, sizes) -> dict[str, float]:
+    total = float(sum(sizes))
+    out = {"loss": sum(float(v) * n for v, n in zip(losses, sizes)) / total}
+    for name in auxes[0] if auxes else {}:
+        out[name] = sum(float(a[name]) * n for a, n in zip(auxes, sizes)) / total
+    return out
+
+
+def _running(losses, auxes, sizes) -> dict[str, str]:
+    values = _weighted_mean(*jax.device_get((losses, auxes)), sizes)
+    return {k: f"{v:.4g}" for k, v in values.items()}
+
+
+def _progress_bar(progress: bool, total: int | None, epoch: int, num_epoch: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"epoch {epoch + 1}/{num_epoch}", unit="batch", leave=True)

@@ -1,0 +1,423 @@
+"""Readout training: closed-form and iterative solvers against references, the offline
+and online trainers, closed-loop forecasting, and every error path."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import funcdyn
+from funcdyn.layers import Dense, NVAR, Reservoir
+from funcdyn.train import (
+    forecast,
+    lasso_regression,
+    LassoRegression,
+    least_squares,
+    LinearRegression,
+    LMS,
+    logistic_regression,
+    LogisticRegression,
+    OfflineTrainer,
+    OnlineTrainer,
+    ridge_regression,
+    RidgeRegression,
+    RLS,
+)
+
+
+@eqx.filter_jit
+def _run(model, xs):
+    return funcdyn.run(model, xs, dt=1.0)[1]
+
+
+def _data(n=300, d=8, k=3, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    W = rng.normal(size=(d, k)).astype(np.float32)
+    Y = X @ W + 0.7 + noise * rng.normal(size=(n, k)).astype(np.float32)
+    return X, Y
+
+
+# -- closed-form solvers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_ridge_alpha0_matches_lstsq(bias):
+    X, Y = _data()
+    W, b = jax.jit(lambda X, Y: ridge_regression(X, Y, 0.0, bias=bias))(X, Y)
+    A = np.c_[X, np.ones(len(X))] if bias else X
+    ref = np.linalg.lstsq(A.astype(np.float64), Y.astype(np.float64), rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(W), ref[: X.shape[1]], rtol=1e-4, atol=1e-5)
+    if bias:
+        np.testing.assert_allclose(np.asarray(b), ref[-1], rtol=1e-4, atol=1e-5)
+    else:
+        assert b is None
+
+
+@pytest.mark.parametrize("solver", ["svd", "cholesky"])
+def test_ridge_matches_augmented_lstsq(solver):
+    X, Y = _data(n=100)
+    alpha = 3.0
+    W, _ = ridge_regression(X, Y, alpha, solver=solver)
+    # min |XW - Y|^2 + alpha |W|^2 is least squares on [X; sqrt(alpha) I] W = [Y; 0].
+    A = np.r_[X, np.sqrt(alpha) * np.eye(X.shape[1])].astype(np.float64)
+    B = np.r_[Y, np.zeros((X.shape[1], Y.shape[1]))].astype(np.float64)
+    ref = np.linalg.lstsq(A, B, rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_bias_is_not_penalised():
+    X, Y = _data(n=100)
+    alpha = 5.0
+    W, b = ridge_regression(X, Y, alpha, bias=True)
+    # Augmented system with a ones column whose coefficient has no penalty row.
+    d = X.shape[1]
+    A = np.r_[np.c_[X, np.ones(100)], np.c_[np.sqrt(alpha) * np.eye(d), np.zeros(d)]]
+    B = np.r_[Y, np.zeros((d, Y.shape[1]))]
+    ref = np.linalg.lstsq(A.astype(np.float64), B.astype(np.float64), rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(W), ref[:d], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(b), ref[d], rtol=1e-4, atol=1e-5)
+
+
+def test_least_squares_minimum_norm_and_vector_targets():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 5)).astype(np.float32)
+    X = np.c_[X, X[:, :2]]  # rank deficient
+    y = rng.normal(size=20).astype(np.float32)
+    W, b = least_squares(X, y)
+    assert W.shape == (7,) and b is None
+    ref = np.linalg.lstsq(X.astype(np.float64), y.astype(np.float64), rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+    Wl, bl = LinearRegression()(jnp.asarray(X), jnp.asarray(y)[:, None], bias=True)
+    assert Wl.shape == (7, 1) and bl.shape == (1,)
+
+
+def test_lasso_recovers_sparse_solution():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 12)).astype(np.float32)
+    W_true = np.zeros((12, 2), np.float32)
+    W_true[[1, 5, 9], [0, 1, 0]] = [2.0, -3.0, 1.5]
+    Y = X @ W_true + 0.4 + 0.01 * rng.normal(size=(400, 2)).astype(np.float32)
+    W, b = jax.jit(lambda X, Y: lasso_regression(X, Y, 0.01, bias=True, num_iters=500))(X, Y)
+    W = np.asarray(W)
+    np.testing.assert_array_equal(W != 0, W_true != 0)
+    # The L1 penalty shrinks each active weight by about alpha / var(x) = 0.01.
+    np.testing.assert_allclose(W, W_true, atol=0.03)
+    np.testing.assert_allclose(np.asarray(b), 0.4, atol=0.02)
+    W2, _ = LassoRegression(alpha=0.01, num_iters=500)(jnp.asarray(X), jnp.asarray(Y), bias=True)
+    np.testing.assert_allclose(np.asarray(W2), W, atol=1e-6)
+
+
+def test_logistic_regression_separates():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    score = X[:, 0] - 2 * X[:, 2] + 0.3
+    X = X[np.abs(score) > 0.2]  # separable with a margin
+    labels = (score[np.abs(score) > 0.2] > 0).astype(np.float32)
+    W, b = jax.jit(lambda X, y: logistic_regression(X, y, 1e-4))(X, labels)
+    accuracy = np.mean((X @ np.asarray(W) + np.asarray(b) > 0) == (labels > 0))
+    assert accuracy == 1.0
+
+
+# -- offline trainer --------------------------------------------------------------------
+
+
+def _ngrc(num_in=2, num_out=2, bias=False, key=0):
+    nvar = NVAR(num_in, delay=2, order=2, constant=True, mode=funcdyn.batching_mode)
+    readout = Dense(nvar.num_out, num_out, b_initializer=funcdyn.init.ZeroInit() if bias else None,
+                    mode=funcdyn.training_mode, key=jax.random.key(key))
+    return nvar >> readout
+
+
+def test_offline_trainer_matches_ridge_on_features():
+    model = _ngrc()
+    xs = jax.random.normal(jax.random.key(1), (40, 3, 2))  # three sequences at once
+    ys = jnp.tanh(xs)
+    fitted = OfflineTrainer(model, RidgeRegression(1e-3)).fit(xs, ys)
+    _, feats, _ = funcdyn.run(model.layers[0], xs, dt=1.0)
+    W, _ = ridge_regression(feats.reshape(-1, 15), ys.reshape(-1, 2), 1e-3)
+    np.testing.assert_allclose(np.asarray(fitted.layers[1].W), np.asarray(W), rtol=1e-4,
+                               atol=1e-5)
+    assert fitted.layers[1].b is None
+    assert eqx.tree_equal(fitted.layers[0], model.layers[0])  # the NVAR is untouched
+    assert not np.allclose(np.asarray(model.layers[1].W), np.asarray(W))  # a new model
+
+
+def test_offline_trainer_recovers_quadratic_map_with_state_and_batch_major():
+    model = _ngrc(bias=True)
+    xs = jax.random.normal(jax.random.key(2), (4, 30, 2))  # (batch, T, 2)
+    prev = jnp.concatenate([jnp.zeros((4, 1, 2)), xs[:, :-1]], axis=1)
+    ys = jnp.stack([xs[..., 0] * prev[..., 1] + 1.0, 2.0 * xs[..., 1] ** 2], axis=-1)
+    fitted = OfflineTrainer(model, LinearRegression()).fit(xs, ys, time_major=False)
+    pred = jnp.swapaxes(_run(fitted, jnp.swapaxes(xs, 0, 1)), 0, 1)
+    np.testing.assert_allclose(np.asarray(pred), np.asarray(ys), atol=1e-4)
+    # Starting from a given state: the first input sees the state's previous value.
+    state = model.init_state(4)
+    warm_x = jnp.ones((1, 4, 2))
+    state, _, _ = funcdyn.run(model, warm_x, dt=1.0, state=state)
+    xs_t = jnp.swapaxes(xs, 0, 1)
+    prev = jnp.concatenate([warm_x, xs_t[:-1]], axis=0)
+    ys_t = jnp.stack([xs_t[..., 0] * prev[..., 1] + 1.0, 2.0 * xs_t[..., 1] ** 2], axis=-1)
+    fitted = OfflineTrainer(model, LinearRegression()).fit(xs_t, ys_t, state=state)
+    _, pred, _ = funcdyn.run(fitted, xs_t, dt=1.0, state=state)
+    np.testing.assert_allclose(np.asarray(pred), np.asarray(ys_t), atol=1e-4)
+
+
+def test_offline_trainer_many_readouts_and_classification():
+    class TwoHeads(funcdyn.DynamicalSystem):
+        res: Reservoir
+        head_a: Dense
+        head_b: Dense
+
+        def __call__(self, state, x, ctx):
+            s_res, y = self.res(state["res"], x, ctx.child("res"))
+            s_a, a = self.head_a(state["head_a"], y, ctx)
+            s_b, b = self.head_b(state["head_b"], y, ctx)
+            return {"res": s_res, "head_a": s_a, "head_b": s_b}, (a, b)
+
+    keys = jax.random.split(jax.random.key(0), 3)
+    res = Reservoir(1, 30, leaky_rate=1.0, spectral_radius=0.5, input_scaling=0.2,
+                    in_connectivity=1.0, mode=funcdyn.batching_mode, key=keys[0])
+    net = TwoHeads(
+        res,
+        Dense(30, 1, mode=funcdyn.training_mode, name="value", key=keys[1]),
+        Dense(30, 2, mode=funcdyn.training_mode, name="sign", key=keys[2]),
+        mode=funcdyn.batching_mode,
+    )
+    xs = jax.random.normal(jax.random.key(5), (60, 8, 1))
+    targets = {"value": 0.5 * xs, "sign": (xs[..., 0] > 0).astype(jnp.int32)}
+    fitted = OfflineTrainer(net, RidgeRegression(1e-4)).fit(xs, targets)
+    (a, b) = _run(fitted, xs)
+    assert float(jnp.sqrt(jnp.mean((a - 0.5 * xs) ** 2))) < 0.05
+    # Ridge on one-hot targets (from integer labels) classifies too.
+    assert float(jnp.mean(jnp.argmax(b, -1) == targets["sign"])) > 0.95
+    fitted = OfflineTrainer(net, RidgeRegression(1e-4)).fit(xs, [0.5 * xs, targets["sign"]])
+    np.testing.assert_allclose(np.asarray(_run(fitted, xs)[1]), np.asarray(b), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_offline_logistic_readout():
+    res = Reservoir(2, 20, leaky_rate=1.0, spectral_radius=0.5, input_scaling=0.3,
+                    in_connectivity=1.0, mode=funcdyn.batching_mode, key=jax.random.key(0))
+    model = res >> Dense(20, 3, mode=funcdyn.training_mode, key=jax.random.key(1))
+    xs = jax.random.normal(jax.random.key(2), (50, 6, 2))
+    labels = jnp.argmax(jnp.stack([xs[..., 0], xs[..., 1], -xs[..., 0] - xs[..., 1]], -1), -1)
+    fitted = OfflineTrainer(model, LogisticRegression(1e-5, num_iters=50)).fit(xs, labels)
+    logits = _run(fitted, xs)
+    assert float(jnp.mean(jnp.argmax(logits, -1) == labels)) > 0.95
+
+
+def test_offline_trainer_on_a_bare_readout():
+    dense = Dense(3, 2, mode=funcdyn.training_mode, key=jax.random.key(0))
+    xs = jax.random.normal(jax.random.key(1), (10, 5, 3))
+    A = jnp.arange(6.0).reshape(3, 2)
+    fitted = OfflineTrainer(dense, LinearRegression()).fit(xs, xs @ A + 1.0)
+    assert isinstance(fitted, Dense)
+    np.testing.assert_allclose(np.asarray(fitted.W), np.asarray(A), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(fitted.b), 1.0, atol=1e-4)
+
+
+def test_offline_fit_compiles_once():
+    model = _ngrc()
+    trainer = OfflineTrainer(model, RidgeRegression(1e-3))
+    xs = jax.random.normal(jax.random.key(1), (20, 2, 2))
+    trainer.fit(xs, xs)
+    from funcdyn.train._offline import _offline_fit
+
+    before = _offline_fit._cached._cache_size()
+    trainer.fit(xs + 1.0, xs * 2.0)
+    assert _offline_fit._cached._cache_size() == before
+
+
+# -- online trainer ---------------------------------------------------------------------
+
+
+def _linear_readout(num_in, num_out, bias=True):
+    return Dense(num_in, num_out, W_initializer=funcdyn.init.ZeroInit(),
+                 b_initializer=funcdyn.init.ZeroInit() if bias else None,
+                 mode=funcdyn.training_mode)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_rls_equals_ridge(batch):
+    X, Y = _data(n=200, d=5, k=2)
+    xs = jnp.asarray(X).reshape(-1, batch, 5)
+    ys = jnp.asarray(Y).reshape(-1, batch, 2)
+    alpha = 0.5
+    model, _, outs = OnlineTrainer(_linear_readout(5, 2), RLS(alpha)).fit_predict(xs, ys)
+    # RLS from zero weights with P0 = I / alpha is ridge with the bias penalised too.
+    W_ref, _ = ridge_regression(np.c_[X, np.ones(200)].astype(np.float32), Y, alpha)
+    np.testing.assert_allclose(np.asarray(model.W), np.asarray(W_ref[:5]), atol=2e-3)
+    np.testing.assert_allclose(np.asarray(model.b), np.asarray(W_ref[5]), atol=2e-3)
+    assert outs.shape == ys.shape
+    late = float(jnp.sqrt(jnp.mean((outs[-10:] - ys[-10:]) ** 2)))
+    assert late < 0.1  # the a-priori error falls to the noise level
+
+
+def test_rls_forgetting_tracks_a_change():
+    X, _ = _data(n=400, d=3, k=1)
+    w1, w2 = np.array([[1.0], [-1.0], [0.5]]), np.array([[-2.0], [0.0], [1.0]])
+    Y = np.r_[X[:200] @ w1, X[200:] @ w2].astype(np.float32)
+    trainer = OnlineTrainer(_linear_readout(3, 1, bias=False), RLS(1.0, forgetting=0.95))
+    model = trainer.fit(jnp.asarray(X)[:, None], jnp.asarray(Y)[:, None])
+    np.testing.assert_allclose(np.asarray(model.W), w2, atol=1e-3)
+
+
+def test_lms_decreases_error():
+    X, Y = _data(n=1000, d=5, k=2, noise=0.0)
+    model, _, outs = OnlineTrainer(_linear_readout(5, 2), LMS(0.02)).fit_predict(
+        jnp.asarray(X)[:, None], jnp.asarray(Y)[:, None]
+    )
+    err = np.asarray(jnp.sqrt(jnp.mean((outs[:, 0] - Y) ** 2, axis=-1)))
+    assert err[-100:].mean() < 0.05 * err[:100].mean()
+    W_true = np.linalg.lstsq(np.c_[X, np.ones(1000)], Y, rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(model.W), W_true[:5], atol=0.02)
+
+
+def test_online_trainer_with_reservoir():
+    res = Reservoir(1, 40, spectral_radius=0.9, in_connectivity=1.0, mode=funcdyn.batching_mode,
+                    key=jax.random.key(0))
+    model = res >> _linear_readout(40, 1)
+    t = jnp.arange(600.0)
+    xs = jnp.sin(0.2 * t)[:, None, None]
+    ys = jnp.sin(0.2 * (t + 1.0))[:, None, None]
+    fitted, state, outs = OnlineTrainer(model, RLS(1e-2)).fit_predict(xs, ys)
+    assert isinstance(state[0], funcdyn.layers.ReservoirState)
+    assert float(jnp.sqrt(jnp.mean((outs[-100:] - ys[-100:]) ** 2))) < 0.01
+    assert eqx.tree_equal(fitted.layers[0], model.layers[0])
+
+
+# -- forecast ---------------------------------------------------------------------------
+
+
+def test_forecast_linear_map():
+    A = jnp.array([[0.9, -0.2], [0.2, 0.9]])
+    model = Dense(2, 2, W_initializer=A, b_initializer=None, mode=funcdyn.batching_mode)
+    x0 = jnp.array([[1.0, 0.0]])
+    _, traj = forecast(model, None, x0, 5)
+    expected = [np.asarray(x0) @ np.linalg.matrix_power(np.asarray(A), k) for k in range(1, 6)]
+    np.testing.assert_allclose(np.asarray(traj), np.stack(expected), rtol=1e-5)
+    # Increments: x_{k+1} = x_k + x_k A.
+    _, traj = forecast(model, None, x0, 3, feedback=lambda y, x: x + y)
+    B = np.eye(2) + np.asarray(A)
+    np.testing.assert_allclose(np.asarray(traj[-1]), np.asarray(x0) @ np.linalg.matrix_power(B, 3),
+                               rtol=1e-5)
+
+
+def test_forecast_continues_a_fitted_ngrc():
+    # x(t+1) = 0.5 x(t) - 0.3 x(t-1) + 0.1 x(t)^2 is in the span of the NVAR features.
+    def step(x, prev):
+        return 0.5 * x - 0.3 * prev + 0.1 * x * x
+
+    seq = [np.full(2, 0.3), np.array([0.5, -0.4])]
+    for _ in range(80):
+        seq.append(step(seq[-1], seq[-2]))
+    seq = jnp.asarray(np.asarray(seq, np.float32))[:, None, :]
+    model = _ngrc()
+    state, _, _ = funcdyn.run(model, seq[:1], dt=1.0)
+    fitted = OfflineTrainer(model, RidgeRegression(1e-8)).fit(seq[1:60], seq[2:61], state=state)
+    state, _, _ = funcdyn.run(fitted, seq[1:60], dt=1.0, state=state)
+    _, traj = forecast(fitted, state, seq[60], 20)
+    np.testing.assert_allclose(np.asarray(traj), np.asarray(seq[61:81]), atol=1e-4)
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def test_solver_errors():
+    X, Y = _data(n=10)
+    with pytest.raises(ValueError, match="`alpha` must be a float >= 0"):
+        ridge_regression(X, Y, -1.0)
+    with pytest.raises(ValueError, match="`solver` must be one of"):
+        ridge_regression(X, Y, 1.0, solver="qr")
+    with pytest.raises(ValueError, match="`X` must be a matrix"):
+        ridge_regression(X[0], Y)
+    with pytest.raises(ValueError, match="`Y` must be .*with the 10 samples"):
+        ridge_regression(X, Y[:5])
+    with pytest.raises(ValueError, match="`alpha` must be a float >= 0"):
+        RidgeRegression(alpha=-0.1)
+    with pytest.raises(ValueError, match="`solver` must be one of"):
+        RidgeRegression(solver="lu")
+    with pytest.raises(ValueError, match="`num_iters` must be an int >= 1"):
+        LassoRegression(num_iters=0)
+    with pytest.raises(ValueError, match="`num_iters` must be an int >= 1"):
+        lasso_regression(X, Y, 0.1, num_iters=2.5)
+    with pytest.raises(ValueError, match="`alpha` must be a float >= 0"):
+        LogisticRegression(alpha=-1.0)
+    with pytest.raises(ValueError, match="`alpha` must be a float > 0"):
+        RLS(alpha=0.0)
+    with pytest.raises(ValueError, match="`forgetting` must be a float in"):
+        RLS(forgetting=1.5)
+    with pytest.raises(ValueError, match="`learning_rate` must be a float > 0"):
+        LMS(learning_rate=0.0)
+
+
+def test_trainer_errors():
+    model = _ngrc()
+    xs = jnp.ones((10, 3, 2))
+    with pytest.raises(ValueError, match="has no trainable readout"):
+        OfflineTrainer(NVAR(2, 2, 2, mode=funcdyn.batching_mode))
+    with pytest.raises(ValueError, match="has no trainable readout"):
+        OnlineTrainer(Reservoir(1, 5, key=jax.random.key(0)))
+    with pytest.raises(TypeError, match="`fit_method` must be a funcdyn.train.OfflineMethod"):
+        OfflineTrainer(model, RLS())
+    with pytest.raises(TypeError, match="`fit_method` must be a funcdyn.train.OnlineMethod"):
+        OnlineTrainer(model, RidgeRegression())
+    trainer = OfflineTrainer(model)
+    with pytest.raises(ValueError, match=r"targets of readout .* have shape \(10, 3, 5\)"):
+        trainer.fit(xs, jnp.ones((10, 3, 5)))
+    with pytest.raises(ValueError, match=r"targets of readout .* have shape \(10, 2\)"):
+        OnlineTrainer(model).fit(xs, jnp.ones((10, 2)))
+    with pytest.raises(ValueError, match="no batch axis"):
+        trainer.fit(jnp.ones(10), jnp.ones(10))
+    with pytest.raises(ValueError, match=r"expects input of shape \(batch, 2\)"):
+        trainer.fit(jnp.ones((10, 2)), jnp.ones((10, 2)))
+    with pytest.raises(ValueError, match="does not have the structure"):
+        trainer.fit(xs, jnp.ones((10, 3, 2)), state=(None, None, None))
+    with pytest.raises(ValueError, match="got 2 targets for 1 readouts"):
+        trainer.fit(xs, [xs, xs])
+    with pytest.raises(ValueError, match="targets dict has keys"):
+        trainer.fit(xs, {"out": xs})
+    two = model >> Dense(2, 2, mode=funcdyn.training_mode, key=jax.random.key(1))
+    with pytest.raises(ValueError, match="has 2 readouts; pass the targets as a dict"):
+        OfflineTrainer(two).fit(xs, xs)
+    with pytest.raises(ValueError, match="`dt` must be a positive"):
+        OfflineTrainer(model).fit(xs, xs, dt=0.0)
+    with pytest.raises(ValueError, match="`dt` must be a positive"):
+        OnlineTrainer(model).fit(xs, xs, dt=-1.0)
+
+    class DropsState(funcdyn.DynamicalSystem):
+        readout: Dense
+
+        def __call__(self, state, x, ctx):
+            _, y = self.readout(None, x, ctx)
+            return state, y
+
+    dropper = DropsState(Dense(2, 2, mode=funcdyn.training_mode, key=jax.random.key(0)),
+                         mode=funcdyn.batching_mode)
+    with pytest.raises(ValueError, match="records a readout's input through the readout's state"):
+        OfflineTrainer(dropper).fit(xs, xs)
+
+
+def test_forecast_errors():
+    model = _ngrc(num_out=3)
+    state = model.init_state(1)
+    with pytest.raises(ValueError, match="`num_steps` must be an int >= 1"):
+        forecast(model, state, jnp.ones((1, 2)), 0)
+    with pytest.raises(ValueError, match="`dt` must be a positive"):
+        forecast(model, state, jnp.ones((1, 2)), 3, dt=0)
+    with pytest.raises(TypeError, match="`feedback` must be callable"):
+        forecast(model, state, jnp.ones((1, 2)), 3, feedback=1.0)
+    with pytest.raises(ValueError, match=r"fed-back input has shapes \(1, 3\)"):
+        forecast(model, state, jnp.ones((1, 2)), 3)
+
+
+def test_public_names():
+    for name in ["OfflineTrainer", "OnlineTrainer", "OfflineMethod", "OnlineMethod",
+                 "RidgeRegression", "LinearRegression", "LassoRegression",
+                 "LogisticRegression", "RLS", "RLSState", "LMS", "ridge_regression",
+                 "least_squares", "lasso_regression", "logistic_regression", "forecast"]:
+        assert hasattr(funcdyn.train, name), name
+    assert isinstance(RidgeRegression(), funcdyn.train.OfflineMethod)
+    assert eqx.is_array(RLS().init(jnp.zeros((3, 2)), None).P)
