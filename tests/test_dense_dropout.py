@@ -88,3 +88,10 @@ def test_dropout_contract():
     fd.testing.check_contract(
         fd.layers.Dropout(0.3), jnp.ones(6), fit=True, key=jax.random.key(0)
     )
+
+
+def test_dense_random_bias_initialiser(getkey):
+    d = fd.layers.Dense(3, 200, b_initializer=fd.init.Normal(0.0, 1.0), key=getkey())
+    assert 0.7 < float(d.b.std()) < 1.3
+    with pytest.raises(ValueError, match="`b_initializer` uses the random initialiser Normal"):
+        fd.layers.Dense(3, 2, W_initializer=np.ones((3, 2)), b_initializer=fd.init.Normal())

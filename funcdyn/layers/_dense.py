@@ -1,6 +1,7 @@
 """A fully connected layer."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
@@ -56,8 +57,11 @@ class Dense(DynamicalSystem):
         check_positive_int(num_out, "num_out", type(self).__name__)
         self.num_in = num_in
         self.num_out = num_out
-        self.W = parameter(W_initializer, (num_in, num_out), name="W_initializer", key=key)
-        self.b = parameter(b_initializer, (num_out,), name="b_initializer", allow_none=True)
+        w_key, b_key = (None, None) if key is None else jax.random.split(key)
+        self.W = parameter(W_initializer, (num_in, num_out), name="W_initializer", key=w_key)
+        self.b = parameter(
+            b_initializer, (num_out,), name="b_initializer", key=b_key, allow_none=True
+        )
         self.mode = resolve_mode(mode)
         self.name = name
 
