@@ -106,7 +106,8 @@ def test_predict_matches_run():
     _, ref, _ = funcdyn.run(model, X, dt=1.0, time_major=False)
     np.testing.assert_allclose(ys, ref, rtol=1e-6)
     np.testing.assert_allclose(trainer.predict(X, batch_size=4), ref, rtol=1e-5, atol=1e-6)
-    ys2, rec = trainer.predict(X, monitors={"h": lambda h: h})
+    ys2, rec = trainer.predict_and_record(X, monitors={"h": lambda h: h})
+    np.testing.assert_allclose(ys2, ref, rtol=1e-6)
     assert rec["h"].shape == (8, 4, 4)
     ys_tm = trainer.predict(np.swapaxes(X, 0, 1), time_major=True)
     np.testing.assert_allclose(np.swapaxes(ys_tm, 0, 1), ref, rtol=1e-5, atol=1e-6)
@@ -345,3 +346,16 @@ def test_fit_learns_spiking_network():
         # The neurons (batching mode) are not trained; the weights are.
         np.testing.assert_array_equal(trained.layers[2].tau, trainer.model.layers[2].tau)
         assert not np.allclose(trained.layers[1].W, trainer.model.layers[1].W)
+
+
+def test_small_test_set_is_evaluated_whole():
+    X, Y = sign_task(jax.random.key(0), n=32, T=4)
+    Xt, Yt = sign_task(jax.random.key(1), n=10, T=4)
+    model = rnn(jax.random.key(2), hidden=4)
+    trainer = train.BPTT(model, LOSS, ADAM)
+    trained, history = trainer.fit(
+        (X, Y), num_epoch=1, batch_size=32, key=jax.random.key(3), test_data=(Xt, Yt),
+        progress=False,
+    )
+    final = trainer.evaluate((Xt, Yt), model=trained, batch_size=10)
+    assert history.epochs[-1]["test_loss"] == pytest.approx(final["loss"], rel=1e-5)

@@ -28,6 +28,7 @@ class AdExIF(SpikingODE):
 
     $$\tau \frac{dV}{dt} = -(V - V_\mathrm{rest}) + \Delta_T e^{(V - V_T)/\Delta_T}
       - R w + R\,I(t)$$
+
     $$\tau_w \frac{dw}{dt} = a (V - V_\mathrm{rest}) - w$$
 
     At a spike ($V \ge V_\mathrm{th}$): $V \leftarrow V_\mathrm{reset}$, $w \leftarrow w + b$.

@@ -29,7 +29,9 @@ class GIF(SpikingODE):
     spike-induced currents and a dynamic threshold.
 
     $$\frac{dI_1}{dt} = -k_1 I_1, \qquad \frac{dI_2}{dt} = -k_2 I_2$$
+
     $$\tau \frac{dV}{dt} = -(V - V_\mathrm{rest}) + R(I_1 + I_2 + I(t))$$
+
     $$\frac{d\Theta}{dt} = a(V - V_\mathrm{rest}) - b(\Theta - \Theta_\infty)$$
 
     At a spike ($V \ge \Theta$): $I_1 \leftarrow R_1 I_1 + A_1$, $I_2 \leftarrow R_2 I_2 +

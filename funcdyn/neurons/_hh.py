@@ -62,6 +62,7 @@ class HH(Neuron):
 
     $$C \frac{dV}{dt} = -\bar g_\mathrm{Na} m^3 h (V - E_\mathrm{Na})
       - \bar g_\mathrm{K} n^4 (V - E_\mathrm{K}) - g_L (V - E_L) + I(t)$$
+
     $$\frac{dx}{dt} = \alpha_x(V)(1 - x) - \beta_x(V)\,x, \qquad x \in \{m, h, n\}$$
 
     with the classic rates ([`funcdyn.neurons.hh_rates`][], mV and ms, rest near -65 mV).

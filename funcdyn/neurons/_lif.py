@@ -51,8 +51,7 @@ class LIF(Neuron):
     **Step semantics** (one call, from $t$ to $t + \Delta t$, input $I$ held constant):
 
     1. *integrate*: with the default exponential Euler, the exact solution
-       $V \leftarrow V_\infty + (V - V_\infty)e^{-\Delta t/\tau}$, $V_\infty = V_\mathrm{rest}
-       + R I$; with `solver=`, one step of that diffrax solver on `vector_field`;
+       $V \leftarrow V_\infty + (V - V_\infty)e^{-\Delta t/\tau}$, $V_\infty = V_\mathrm{rest} + R I$; with `solver=`, one step of that diffrax solver on `vector_field`;
     2. *refractoriness* (only when `tau_ref > 0`): a neuron with refractory time left
        keeps its potential (it does not integrate) and cannot spike. The neuron is held
        for `round(tau_ref / dt)` steps after the step in which it spiked;

@@ -223,12 +223,31 @@ class BPTT:
         model: Any = None,
         batch_size: int | None = None,
         key: PRNGKeyArray | None = None,
-        monitors: Any = None,
         dt: float | None = None,
         time_major: bool = False,
     ) -> Any:
         """Runs the model over inputs with `fit=False` (dropout off) and returns the
-        outputs.
+        outputs `ys`, in the layout of `xs`. The arguments are those of
+        [`funcdyn.train.BPTT.predict_and_record`][], less `monitors`."""
+        ys, _ = self.predict_and_record(
+            xs, model=model, batch_size=batch_size, key=key, monitors=None, dt=dt,
+            time_major=time_major,
+        )
+        return ys
+
+    def predict_and_record(
+        self,
+        xs: Any,
+        *,
+        monitors: Any,
+        model: Any = None,
+        batch_size: int | None = None,
+        key: PRNGKeyArray | None = None,
+        dt: float | None = None,
+        time_major: bool = False,
+    ) -> tuple[Any, Any]:
+        """Runs the model over inputs with `fit=False` (dropout off) and returns the
+        outputs and the monitored values.
 
         **Arguments:**
 
@@ -238,10 +257,10 @@ class BPTT:
           initial model.
         - `batch_size`: run in chunks of this many samples; default all at once.
         - `key`: for models that draw random numbers when not training.
-        - `monitors`: as for [`funcdyn.run`][]; then `(ys, records)` is returned.
+        - `monitors`: as for [`funcdyn.run`][] (`None` records nothing).
         - `dt`: default the trainer's.
 
-        **Returns:** `ys`, in the layout of `xs` (or `(ys, records)` with `monitors`).
+        **Returns:** `(ys, records)`, both in the layout of `xs`.
         """
         model = self.model if model is None else model
         dt = self.dt if dt is None else dt
@@ -273,7 +292,7 @@ class BPTT:
             k = None if key is None else jax.random.fold_in(key, start)
             outs.append(_predict_jit(model, chunk, k, float(dt), monitors, time_major))
         ys, records = jtu.tree_map(lambda *a: jnp.concatenate(a, axis=axis), *outs)
-        return ys if monitors is None else (ys, records)
+        return ys, records
 
     # -- training ------------------------------------------------------------------------
 
@@ -335,7 +354,8 @@ class BPTT:
           draws the same numbers as an uninterrupted one. Taken from the checkpoint when
           resuming.
         - `batch_size`, `shuffle`, `drop_last`: for array data.
-        - `test_data`, `test_batch_size`: evaluated with `eval_fn` after each epoch
+        - `test_data`, `test_batch_size`: evaluated with `eval_fn` after each epoch; without
+          `test_batch_size`, batches of `batch_size`, or the whole set when it is smaller
           (entries `test_loss`, `test_<metric>` of the history).
         - `progress`: show a tqdm bar per epoch with the running loss and metrics; default
           when stderr is a terminal.
@@ -381,6 +401,7 @@ class BPTT:
                 test_data, name="test_data",
                 batch_size=test_batch_size if test_batch_size is not None else batch_size,
                 shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
+                shrink_batch=test_batch_size is None,
             )
 
         model = self.model

@@ -129,6 +129,7 @@ class DataSource:
         drop_last: bool,
         num_epoch: int,
         check_finite: bool,
+        shrink_batch: bool = False,
     ):
         self.name = name
         self.shuffle = shuffle
@@ -158,6 +159,9 @@ class DataSource:
                 or batch_size < 1
             ):
                 raise ValueError(f"fit: `batch_size` must be a positive int, got {batch_size!r}.")
+            if batch_size > n and shrink_batch:
+                # An evaluation set smaller than the training batch is evaluated whole.
+                batch_size = n
             if batch_size > n:
                 raise ValueError(
                     f"{name}: batch_size={batch_size} exceeds the {n} samples; use a "
