@@ -4,6 +4,16 @@ Models are immutable pytrees; `new_state, y = model(state, x, ctx)` is one time 
 """
 
 from . import init as init, layers as layers, testing as testing
+from . import train as train, losses as losses
+from . import surrogate as surrogate, neurons as neurons
+from . import conn as conn, synapses as synapses, synouts as synouts, encoding as encoding, measure as measure
+from .encoding import (
+    constant_input as constant_input,
+    ramp_input as ramp_input,
+    section_input as section_input,
+    spike_input as spike_input,
+)
+from .measure import firing_rate as firing_rate, raster_plot as raster_plot
 from ._core._context import Context as Context
 from ._core._modes import (
     BatchingMode as BatchingMode,
