@@ -1,5 +1,16 @@
-import jax
-import pytest
+import os
+
+# Tests compile hundreds of small XLA programs and run each briefly: LLVM's optimisation
+# passes dominate their time, so the suite skips them (the numerics are unchanged: no
+# fast-math either way). Benchmarks and examples run outside pytest keep full
+# optimisation. Example subprocesses started by the tests inherit this.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    ).strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 # As equinox does: no silent dtype or rank promotion anywhere in the library.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
