@@ -32,5 +32,6 @@ from ._core._sequential import Sequential as Sequential
 from ._core._system import DynamicalSystem as DynamicalSystem
 from ._core._trainable import trainable as trainable
 from ._run import run as run
+from ._simulate import simulate as simulate
 
 __version__ = "0.1.0"

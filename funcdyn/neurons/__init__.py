@@ -1,5 +1,7 @@
 """Neuron models: spiking populations, the readout integrator, and their integrators."""
 
+from ._base import AbstractNeuron as AbstractNeuron
+from ._base import AbstractSpikingNeuron as AbstractSpikingNeuron
 from ._adex_if import AdExIF as AdExIF
 from ._adex_if import AdExIFState as AdExIFState
 from ._alif import ALIF as ALIF
@@ -27,4 +29,5 @@ from ._lif import LIF as LIF
 from ._lif import LIFState as LIFState
 from ._qua_if import QuaIF as QuaIF
 from ._qua_if import QuaIFState as QuaIFState
+from ._recurrent_lif import Recurrent as Recurrent
 from ._recurrent_lif import RecurrentLIF as RecurrentLIF

@@ -1,16 +1,13 @@
 """The adaptive exponential integrate-and-fire neuron."""
 
-import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from .._core._modes import Mode
+from .._checks import bcast
 from ..init._parameter import ParamSpec
-from ..surrogate import InverseSquare, Surrogate
-from ._base import bcast
-from ._exp_if import MAX_EXPONENT
-from ._spiking_ode import SpikingODE
+from ._exp_if import spike_exponential
+from ._base import AbstractSpikingNeuron
 
 
 class AdExIFState(eqx.Module):
@@ -23,7 +20,7 @@ class AdExIFState(eqx.Module):
     refractory: Array | None
 
 
-class AdExIF(SpikingODE):
+class AdExIF(AbstractSpikingNeuron):
     r"""Adaptive exponential integrate-and-fire neurons (Brette & Gerstner 2005).
 
     $$\tau \frac{dV}{dt} = -(V - V_\mathrm{rest}) + \Delta_T e^{(V - V_T)/\Delta_T}
@@ -63,9 +60,8 @@ class AdExIF(SpikingODE):
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         V_rest: ParamSpec = -65.0,
-        V_reset: ParamSpec = -68.0,
-        V_th: ParamSpec = -30.0,
         V_T: ParamSpec = -59.9,
         delta_T: ParamSpec = 3.48,
         a: ParamSpec = 1.0,
@@ -73,49 +69,27 @@ class AdExIF(SpikingODE):
         tau: ParamSpec = 10.0,
         tau_w: ParamSpec = 30.0,
         R: ParamSpec = 1.0,
-        tau_ref: ParamSpec = 0.0,
-        reset: str = "zero",
-        spike_fn: Surrogate = InverseSquare(),
-        detach_reset: bool = False,
-        V_initializer: ParamSpec = None,
-        solver: diffrax.AbstractSolver | None = None,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
+        V_reset: ParamSpec = -68.0,
+        V_th: ParamSpec = -30.0,
         key: PRNGKeyArray | None = None,
+        **options,
     ):
-        self._init_common(
-            size,
-            V_reset,
-            V_th,
-            tau_ref,
-            reset,
-            spike_fn,
-            detach_reset,
-            V_initializer,
-            solver,
-            mode,
-            name,
-            key,
-        )
-        self.V_rest = self._param(V_rest, "V_rest", key)
-        self.V_T = self._param(V_T, "V_T", key)
-        self.delta_T = self._param(delta_T, "delta_T", key, positive=True)
-        self.a = self._param(a, "a", key)
-        self.b = self._param(b, "b", key)
-        self.tau = self._param(tau, "tau", key, positive=True)
-        self.tau_w = self._param(tau_w, "tau_w", key, positive=True)
-        self.R = self._param(R, "R", key)
-
-    def initial_others(self, V: Array) -> tuple[Array]:
-        return (jnp.zeros_like(V),)
+        self._set_size(size)
+        self.V_rest = self._parameter(V_rest, "V_rest", key)
+        self.V_T = self._parameter(V_T, "V_T", key)
+        self.delta_T = self._parameter(delta_T, "delta_T", key, positive=True)
+        self.a = self._parameter(a, "a", key)
+        self.b = self._parameter(b, "b", key)
+        self.tau = self._parameter(tau, "tau", key, positive=True)
+        self.tau_w = self._parameter(tau_w, "tau_w", key, positive=True)
+        self.R = self._parameter(R, "R", key)
+        super().__init__(V_reset=V_reset, V_th=V_th, key=key, **options)
 
     def self_derivative(self, t: Array, y: tuple[Array, Array], I: Array) -> tuple[Array, Array]:
         """`(∂(dV/dt)/∂V, ∂(dw/dt)/∂w)`, for exponential Euler."""
         V, _ = y
         s = V.shape
-        dT = bcast(self.delta_T, s)
-        e = jnp.exp(jnp.minimum((V - bcast(self.V_T, s)) / dT, MAX_EXPONENT))
+        e = spike_exponential(V, self.V_T, self.delta_T)
         return (e - 1.0) / bcast(self.tau, s), -1.0 / bcast(self.tau_w, s) * jnp.ones_like(V)
 
     def vector_field(self, t: Array, y: tuple[Array, Array], I: Array) -> tuple[Array, Array]:
@@ -124,10 +98,10 @@ class AdExIF(SpikingODE):
         s = V.shape
         dT = bcast(self.delta_T, s)
         V_rest, R = bcast(self.V_rest, s), bcast(self.R, s)
-        exp_term = dT * jnp.exp(jnp.minimum((V - bcast(self.V_T, s)) / dT, MAX_EXPONENT))
+        exp_term = dT * spike_exponential(V, self.V_T, self.delta_T)
         dV = (-(V - V_rest) + exp_term - R * w + R * I) / bcast(self.tau, s)
         dw = (bcast(self.a, s) * (V - V_rest) - w) / bcast(self.tau_w, s)
         return dV, dw
 
-    def on_spike(self, y, s):
+    def on_spike(self, y, s, ctx):
         return (y[1] + bcast(self.b, s.shape) * s,)

@@ -1,19 +1,23 @@
 """The exponential integrate-and-fire neuron."""
 
-import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from .._core._modes import Mode
+from .._checks import bcast
 from ..init._parameter import ParamSpec
-from ..surrogate import InverseSquare, Surrogate
-from ._base import bcast
-from ._spiking_ode import SpikingODE
+from ._base import AbstractSpikingNeuron
 
 # exp(40) ~ 2e17: far above any physiological drive, yet no float32 overflow when a
 # diverging membrane overshoots the cut-off within one step.
 MAX_EXPONENT = 40.0
+
+
+def spike_exponential(V: Array, V_T: Array, delta_T: Array) -> Array:
+    """$e^{(V - V_T)/\\Delta_T}$ with the exponent capped at `MAX_EXPONENT`, the upswing
+    of the exponential models (ExpIF, AdExIF)."""
+    s = V.shape
+    return jnp.exp(jnp.minimum((V - bcast(V_T, s)) / bcast(delta_T, s), MAX_EXPONENT))
 
 
 class ExpIFState(eqx.Module):
@@ -24,7 +28,7 @@ class ExpIFState(eqx.Module):
     refractory: Array | None
 
 
-class ExpIF(SpikingODE):
+class ExpIF(AbstractSpikingNeuron):
     r"""Exponential integrate-and-fire neurons (Fourcaud-Trocmé et al. 2003).
 
     $$\tau \frac{dV}{dt} = -(V - V_\mathrm{rest}) + \Delta_T e^{(V - V_T)/\Delta_T} + R\,I(t)$$
@@ -62,50 +66,30 @@ class ExpIF(SpikingODE):
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         V_rest: ParamSpec = -65.0,
-        V_reset: ParamSpec = -68.0,
-        V_th: ParamSpec = -30.0,
         V_T: ParamSpec = -59.9,
         delta_T: ParamSpec = 3.48,
         R: ParamSpec = 1.0,
         tau: ParamSpec = 10.0,
-        tau_ref: ParamSpec = 0.0,
-        reset: str = "zero",
-        spike_fn: Surrogate = InverseSquare(),
-        detach_reset: bool = False,
-        V_initializer: ParamSpec = None,
-        solver: diffrax.AbstractSolver | None = None,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
+        V_reset: ParamSpec = -68.0,
+        V_th: ParamSpec = -30.0,
         key: PRNGKeyArray | None = None,
+        **options,
     ):
-        self._init_common(
-            size,
-            V_reset,
-            V_th,
-            tau_ref,
-            reset,
-            spike_fn,
-            detach_reset,
-            V_initializer,
-            solver,
-            mode,
-            name,
-            key,
-        )
-        self.V_rest = self._param(V_rest, "V_rest", key)
-        self.V_T = self._param(V_T, "V_T", key)
-        self.delta_T = self._param(delta_T, "delta_T", key, positive=True)
-        self.R = self._param(R, "R", key)
-        self.tau = self._param(tau, "tau", key, positive=True)
+        self._set_size(size)
+        self.V_rest = self._parameter(V_rest, "V_rest", key)
+        self.V_T = self._parameter(V_T, "V_T", key)
+        self.delta_T = self._parameter(delta_T, "delta_T", key, positive=True)
+        self.R = self._parameter(R, "R", key)
+        self.tau = self._parameter(tau, "tau", key, positive=True)
+        super().__init__(V_reset=V_reset, V_th=V_th, key=key, **options)
 
     def self_derivative(self, t: Array, y: tuple[Array], I: Array) -> tuple[Array]:
         """`(∂(dV/dt)/∂V,)`, for exponential Euler."""
         (V,) = y
         s = V.shape
-        dT = bcast(self.delta_T, s)
-        e = jnp.exp(jnp.minimum((V - bcast(self.V_T, s)) / dT, MAX_EXPONENT))
+        e = spike_exponential(V, self.V_T, self.delta_T)
         return ((e - 1.0) / bcast(self.tau, s),)
 
     def vector_field(self, t: Array, y: tuple[Array], I: Array) -> tuple[Array]:
@@ -113,7 +97,7 @@ class ExpIF(SpikingODE):
         (V,) = y
         s = V.shape
         dT = bcast(self.delta_T, s)
-        spike_current = dT * jnp.exp(jnp.minimum((V - bcast(self.V_T, s)) / dT, MAX_EXPONENT))
+        spike_current = dT * spike_exponential(V, self.V_T, self.delta_T)
         dV = (-(V - bcast(self.V_rest, s)) + spike_current + bcast(self.R, s) * I) / bcast(
             self.tau, s
         )

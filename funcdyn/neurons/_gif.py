@@ -1,15 +1,12 @@
 """The generalized integrate-and-fire neuron (Mihalas & Niebur 2009)."""
 
-import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from .._core._modes import Mode
+from .._checks import bcast
 from ..init._parameter import ParamSpec
-from ..surrogate import InverseSquare, Surrogate
-from ._base import bcast, check_order, jump
-from ._spiking_ode import SpikingODE
+from ._base import AbstractSpikingNeuron, jump
 
 
 class GIFState(eqx.Module):
@@ -24,7 +21,7 @@ class GIFState(eqx.Module):
     refractory: Array | None
 
 
-class GIF(SpikingODE):
+class GIF(AbstractSpikingNeuron):
     r"""Generalized integrate-and-fire neurons (Mihalas & Niebur 2009), with two
     spike-induced currents and a dynamic threshold.
 
@@ -72,9 +69,14 @@ class GIF(SpikingODE):
     state_cls = GIFState
     variables = ("V", "I1", "I2", "V_th")
 
+    # The threshold is a state variable: `V_reset` is checked against its initial and
+    # reset values below.
+    check_reset_below_threshold = False
+
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         V_rest: ParamSpec = -70.0,
         V_reset: ParamSpec = -70.0,
         V_th_inf: ParamSpec = -50.0,
@@ -90,48 +92,26 @@ class GIF(SpikingODE):
         R2: ParamSpec = 1.0,
         A1: ParamSpec = 0.0,
         A2: ParamSpec = 0.0,
-        tau_ref: ParamSpec = 0.0,
-        reset: str = "zero",
-        spike_fn: Surrogate = InverseSquare(),
-        detach_reset: bool = False,
-        V_initializer: ParamSpec = None,
-        solver: diffrax.AbstractSolver | None = None,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
         key: PRNGKeyArray | None = None,
+        **options,
     ):
-        self._init_common(
-            size,
-            V_reset,
-            V_th_initializer,
-            tau_ref,
-            reset,
-            spike_fn,
-            detach_reset,
-            V_initializer,
-            solver,
-            mode,
-            name,
-            key,
-            check_reset_order=False,
-        )
-        cls = type(self).__name__
-        check_order(self.V_reset, self.V_th, "V_reset", "V_th_initializer", cls)
-        self.V_rest = self._param(V_rest, "V_rest", key)
-        self.V_th_inf = self._param(V_th_inf, "V_th_inf", key)
-        self.V_th_reset = self._param(V_th_reset, "V_th_reset", key)
-        check_order(self.V_reset, self.V_th_reset, "V_reset", "V_th_reset", cls)
-        self.R = self._param(R, "R", key)
-        self.tau = self._param(tau, "tau", key, positive=True)
-        self.a = self._param(a, "a", key)
-        self.b = self._param(b, "b", key)
-        self.k1 = self._param(k1, "k1", key, positive=True)
-        self.k2 = self._param(k2, "k2", key, positive=True)
-        self.R1 = self._param(R1, "R1", key)
-        self.R2 = self._param(R2, "R2", key)
-        self.A1 = self._param(A1, "A1", key)
-        self.A2 = self._param(A2, "A2", key)
+        self._set_size(size)
+        self.V_rest = self._parameter(V_rest, "V_rest", key)
+        self.V_th_inf = self._parameter(V_th_inf, "V_th_inf", key)
+        self.V_th_reset = self._parameter(V_th_reset, "V_th_reset", key)
+        self.R = self._parameter(R, "R", key)
+        self.tau = self._parameter(tau, "tau", key, positive=True)
+        self.a = self._parameter(a, "a", key)
+        self.b = self._parameter(b, "b", key)
+        self.k1 = self._parameter(k1, "k1", key, positive=True)
+        self.k2 = self._parameter(k2, "k2", key, positive=True)
+        self.R1 = self._parameter(R1, "R1", key)
+        self.R2 = self._parameter(R2, "R2", key)
+        self.A1 = self._parameter(A1, "A1", key)
+        self.A2 = self._parameter(A2, "A2", key)
+        super().__init__(V_reset=V_reset, V_th=V_th_initializer, key=key, **options)
+        self._check_order(self.V_reset, self.V_th, "V_reset", "V_th_initializer")
+        self._check_order(self.V_reset, self.V_th_reset, "V_reset", "V_th_reset")
 
     def initial_others(self, V: Array) -> tuple[Array, Array, Array]:
         zeros = jnp.zeros_like(V)
@@ -164,7 +144,7 @@ class GIF(SpikingODE):
         dth = bcast(self.a, s) * (V - V_rest) - bcast(self.b, s) * (th - bcast(self.V_th_inf, s))
         return dV, dI1, dI2, dth
 
-    def on_spike(self, y, s):
+    def on_spike(self, y, s, ctx):
         _, I1, I2, th = y
         shape = s.shape
         I1 = jump(I1, bcast(self.R1, shape) * I1 + bcast(self.A1, shape), s)

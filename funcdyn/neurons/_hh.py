@@ -1,6 +1,6 @@
 """The conductance-based Hodgkin-Huxley neuron."""
 
-from collections.abc import Callable
+from typing import ClassVar
 
 import diffrax
 import equinox as eqx
@@ -9,19 +9,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from .._core._context import Context
+from .._checks import bcast
 from .._core._modes import Mode, resolve_mode
 from ..init._parameter import ParamSpec
 from ..surrogate import InverseSquare, Surrogate
-from ._base import (
-    Neuron,
-    bcast,
-    check_input,
-    check_solver,
-    check_spike_fn,
-    initial_value,
-    neuron_parameter,
-    state_shape,
-)
+from ._base import AbstractNeuron
 from ._integrate import integrate
 
 
@@ -56,7 +48,7 @@ class HHState(eqx.Module):
     spike: Array
 
 
-class HH(Neuron):
+class HH(AbstractNeuron):
     r"""Conductance-based Hodgkin-Huxley (1952) neurons with sodium, potassium and leak
     currents.
 
@@ -74,8 +66,8 @@ class HH(Neuron):
     spike shape. A *spike* is an upward crossing of `V_th`: `spike = spike_fn(V_new -
     V_th)` where `V_old < V_th`, 0 elsewhere. The output is the spike array.
 
-    For a whole trajectory with adaptive steps use [`funcdyn.neurons.HH.simulate`][]
-    (`diffrax.diffeqsolve` with a PID controller).
+    For a whole trajectory with adaptive steps use [`funcdyn.simulate`][]
+    (`diffrax.diffeqsolve`, a PID controller by default).
 
     **Arguments:** `size`; per-neuron `E_Na` (50 mV), `g_Na` (120 mS/cm²), `E_K` (-77),
     `g_K` (36), `E_L` (-54.387), `g_L` (0.3), `C` (1 µF/cm²), `V_th` (20 mV, spike
@@ -98,12 +90,14 @@ class HH(Neuron):
     C: Array
     V_th: Array
     spike_fn: Surrogate
-    V_initializer: ParamSpec
     solver: diffrax.AbstractSolver | None = eqx.field(static=True)
+
+    variables: ClassVar[tuple[str, ...]] = ("V", "m", "h", "n")
 
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         E_Na: ParamSpec = 50.0,
         g_Na: ParamSpec = 120.0,
         E_K: ParamSpec = -77.0,
@@ -114,31 +108,35 @@ class HH(Neuron):
         V_th: ParamSpec = 20.0,
         spike_fn: Surrogate = InverseSquare(),
         V_initializer: ParamSpec = -65.0,
+        train_state: bool = False,
         solver: diffrax.AbstractSolver | None = None,
-        *,
         mode: Mode | None = None,
         name: str | None = None,
         key: PRNGKeyArray | None = None,
     ):
-        cls = type(self).__name__
         self._set_size(size)
-
-        def p(value, name, **kw):
-            return neuron_parameter(value, self.size, name, cls, key=key, **kw)
-
-        self.E_Na = p(E_Na, "E_Na")
-        self.g_Na = p(g_Na, "g_Na", nonnegative=True)
-        self.E_K = p(E_K, "E_K")
-        self.g_K = p(g_K, "g_K", nonnegative=True)
-        self.E_L = p(E_L, "E_L")
-        self.g_L = p(g_L, "g_L", nonnegative=True)
-        self.C = p(C, "C", positive=True)
-        self.V_th = p(V_th, "V_th")
-        self.spike_fn = check_spike_fn(spike_fn, cls)
-        self.V_initializer = V_initializer
-        self.solver = check_solver(solver, cls)
+        self.E_Na = self._parameter(E_Na, "E_Na", key)
+        self.g_Na = self._parameter(g_Na, "g_Na", key, nonnegative=True)
+        self.E_K = self._parameter(E_K, "E_K", key)
+        self.g_K = self._parameter(g_K, "g_K", key, nonnegative=True)
+        self.E_L = self._parameter(E_L, "E_L", key)
+        self.g_L = self._parameter(g_L, "g_L", key, nonnegative=True)
+        self.C = self._parameter(C, "C", key, positive=True)
+        self.V_th = self._parameter(V_th, "V_th", key)
+        if not callable(spike_fn):
+            raise TypeError(f"HH: `spike_fn` must be a callable such as "
+                            f"funcdyn.surrogate.Sigmoid(), got {spike_fn!r}.")
+        self.spike_fn = spike_fn
+        if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
+            raise TypeError(f"HH: `solver` must be None or a diffrax solver such as "
+                            f"diffrax.Tsit5(); got {solver!r}.")
+        self.solver = solver
         self.mode = resolve_mode(mode)
         self.name = name
+        self._set_initial_potential(V_initializer, train_state, key)
+
+    def default_V(self) -> Array:
+        return jnp.asarray(-65.0, self.E_L.dtype)
 
     def vector_field(self, t: Array, y: tuple[Array, Array, Array, Array], I: ArrayLike):
         """`(dV/dt, dm/dt, dh/dt, dn/dt)` for `y = (V, m, h, n)`; `I` shaped like `V` or a
@@ -168,89 +166,35 @@ class HH(Neuron):
     ) -> HHState:
         """`V` from `V_initializer` (default -65 mV) and each gate at its steady state
         $x_\\infty(V) = \\alpha_x / (\\alpha_x + \\beta_x)$."""
-        shape = state_shape(self, batch_size)
-        V = initial_value(self.V_initializer, shape, "V_initializer", key, jnp.asarray(-65.0))
+        V = self.initial_V(batch_size, key)
         am, bm, ah, bh, an, bn = hh_rates(V)
         return HHState(
             V=V,
             m=am / (am + bm),
             h=ah / (ah + bh),
             n=an / (an + bn),
-            spike=jnp.zeros(shape, V.dtype),
+            spike=jnp.zeros(V.shape, V.dtype),
         )
 
     def __call__(self, state: HHState, x: Array | None, ctx: Context) -> tuple[HHState, Array]:
+        self.check_state(state)
         y = (state.V, state.m, state.h, state.n)
-        I = check_input(self, x, state.V)
+        I = self.check_input(x, state.V)
         V, m, h, n = integrate(
             self.solver, self.vector_field, ctx.t, ctx.dt, y, I, self.self_derivative
         )
         V_th = bcast(self.V_th, V.shape)
         spike = self.spike_fn(V - V_th)
-        spike = jnp.where(state.V < V_th, spike, jnp.zeros_like(spike))
+        # An upward crossing only. A product, not `where`, so that a NaN potential
+        # (a NaN spike) stays NaN.
+        spike = spike * (state.V < V_th).astype(spike.dtype)
         return HHState(V=V, m=m, h=h, n=n, spike=spike), spike
 
-    def simulate(
-        self,
-        I_ext: ArrayLike | Callable[[Array], Array],
-        t0: float,
-        t1: float,
-        *,
-        state: HHState | None = None,
-        solver: diffrax.AbstractSolver = diffrax.Tsit5(),
-        rtol: float = 1e-5,
-        atol: float = 1e-5,
-        dt0: float | None = 0.01,
-        saveat: diffrax.SaveAt | None = None,
-        max_steps: int | None = 1_000_000,
-        stepsize_controller: diffrax.AbstractStepSizeController | None = None,
-    ) -> diffrax.Solution:
-        """Integrates the whole trajectory from `t0` to `t1` with `diffrax.diffeqsolve`
-        and an adaptive `diffrax.PIDController(rtol, atol)`.
+    def simulate(self, I_ext, t0: float, t1: float, *, state: HHState | None = None,
+                 **options) -> diffrax.Solution:
+        """The whole trajectory with adaptive steps: `funcdyn.simulate(self, I_ext, t0,
+        t1, state=state, **options)` (see [`funcdyn.simulate`][]). `sol.ys` is the tuple
+        `(V, m, h, n)`, each with a leading time axis."""
+        from .._simulate import simulate
 
-        **Arguments:**
-
-        - `I_ext`: the input current: a constant (scalar or shaped like `V`) or a function
-          `I_ext(t)`.
-        - `t0`, `t1`: the time span (ms).
-        - `state`: the initial state (default `init_state()`, which needs a
-          non-batching model; pass a batched state otherwise).
-        - `solver`, `dt0`, `saveat`, `max_steps`: passed to `diffrax.diffeqsolve`
-          (default `saveat`: the final time only).
-        - `rtol`, `atol`: of the `diffrax.PIDController`. The defaults suit float32; with
-          `jax_enable_x64` tighter ones (1e-8) work.
-        - `stepsize_controller`: replaces the PID controller, e.g.
-          `diffrax.PIDController(rtol, atol, jump_ts=[...])` to step exactly onto the
-          discontinuities of a pulsed `I_ext`.
-
-        **Returns:** the `diffrax.Solution`; `sol.ys` is the tuple `(V, m, h, n)`, each
-        with a leading time axis. Spikes are the upward crossings of `V_th` in `sol.ys[0]`.
-        """
-        if state is None:
-            state = self.init_state()
-        y0 = (state.V, state.m, state.h, state.n)
-        if callable(I_ext):
-
-            def field(t, y, args):
-                return self.vector_field(t, y, jnp.asarray(I_ext(t)))
-        else:
-            current = jnp.asarray(I_ext, dtype=state.V.dtype)
-
-            def field(t, y, args):
-                return self.vector_field(t, y, current)
-
-        return diffrax.diffeqsolve(
-            diffrax.ODETerm(field),
-            solver,
-            t0,
-            t1,
-            dt0,
-            y0,
-            stepsize_controller=(
-                diffrax.PIDController(rtol=rtol, atol=atol)
-                if stepsize_controller is None
-                else stepsize_controller
-            ),
-            saveat=diffrax.SaveAt(t1=True) if saveat is None else saveat,
-            max_steps=max_steps,
-        )
+        return simulate(self, I_ext, t0, t1, state=state, **options)

@@ -1,14 +1,18 @@
 """The input layer of a spiking network."""
 
+import math
+
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
-from ._base import Neuron
+from .._core._system import DynamicalSystem
+from ._base import _normalize_size
 
 
-class InputGroup(Neuron):
+class InputGroup(DynamicalSystem):
     """A population that passes its input through unchanged: the input layer of a
     network (spikes from an encoder, or currents). Stateless.
 
@@ -25,10 +29,14 @@ class InputGroup(Neuron):
     ```
     """
 
+    size: tuple[int, ...] = eqx.field(static=True)
+    num: int = eqx.field(static=True)
+
     def __init__(
         self, size: int | tuple[int, ...], *, mode: Mode | None = None, name: str | None = None
     ):
-        self._set_size(size)
+        self.size = _normalize_size(size, "InputGroup")
+        self.num = math.prod(self.size)
         self.mode = resolve_mode(mode)
         self.name = name
 

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 from jaxtyping import Array, PyTree
 
+from .._checks import bcast
+
 VectorField = Callable[[Array, PyTree, Any], PyTree]
 
 
@@ -111,3 +113,20 @@ def integrate(
     if solver is None:
         return exp_euler_step(vector_field, t, dt, y, args, self_derivative)
     return solver_step(solver, vector_field, t, dt, y, args)
+
+
+def leaky_vector_field(V: Array, I: Array, tau: Array, V_rest: Array, R: Array) -> Array:
+    """$dV/dt = (-(V - V_\\mathrm{rest}) + R I) / \\tau$, the leaky membrane of LIF, ALIF
+    and the leaky integrator; parameters broadcast to the shape of `V`."""
+    s = V.shape
+    return (-(V - bcast(V_rest, s)) + bcast(R, s) * I) / bcast(tau, s)
+
+
+def leaky_update(V: Array, I: Array, tau: Array, V_rest: Array, R: Array, dt: float) -> Array:
+    """The exact solution of the leaky membrane over `dt` with `I` held constant:
+    $V + (V_\\infty - V)(1 - e^{-\\Delta t/\\tau})$, $V_\\infty = V_\\mathrm{rest} + R I$."""
+    s = V.shape
+    # expm1: accurate when dt << tau.
+    growth = -jnp.expm1(-dt / bcast(tau, s))
+    V_inf = bcast(V_rest, s) + bcast(R, s) * I
+    return V + (V_inf - V) * growth

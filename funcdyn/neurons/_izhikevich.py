@@ -1,15 +1,12 @@
 """The Izhikevich neuron."""
 
-import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from .._core._modes import Mode
+from .._checks import bcast
 from ..init._parameter import ParamSpec
-from ..surrogate import InverseSquare, Surrogate
-from ._base import bcast, check_order
-from ._spiking_ode import SpikingODE
+from ._base import AbstractSpikingNeuron
 
 
 class IzhikevichState(eqx.Module):
@@ -22,7 +19,7 @@ class IzhikevichState(eqx.Module):
     refractory: Array | None
 
 
-class Izhikevich(SpikingODE):
+class Izhikevich(AbstractSpikingNeuron):
     r"""Izhikevich (2003) neurons.
 
     $$\frac{dV}{dt} = 0.04 V^2 + 5 V + 140 - u + I(t), \qquad \frac{du}{dt} = a(bV - u)$$
@@ -49,44 +46,28 @@ class Izhikevich(SpikingODE):
     state_cls = IzhikevichState
     variables = ("V", "u")
 
+    # The reset potential is called `c` here: it is checked under that name below.
+    check_reset_below_threshold = False
+
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         a: ParamSpec = 0.02,
         b: ParamSpec = 0.2,
         c: ParamSpec = -65.0,
         d: ParamSpec = 8.0,
         V_th: ParamSpec = 30.0,
-        tau_ref: ParamSpec = 0.0,
-        reset: str = "zero",
-        spike_fn: Surrogate = InverseSquare(),
-        detach_reset: bool = False,
         V_initializer: ParamSpec = -65.0,
-        solver: diffrax.AbstractSolver | None = None,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
         key: PRNGKeyArray | None = None,
+        **options,
     ):
-        self._init_common(
-            size,
-            c,
-            V_th,
-            tau_ref,
-            reset,
-            spike_fn,
-            detach_reset,
-            V_initializer,
-            solver,
-            mode,
-            name,
-            key,
-            check_reset_order=False,
-        )
-        check_order(self.V_reset, self.V_th, "c", "V_th", type(self).__name__)
-        self.a = self._param(a, "a", key)
-        self.b = self._param(b, "b", key)
-        self.d = self._param(d, "d", key)
+        self._set_size(size)
+        self.a = self._parameter(a, "a", key)
+        self.b = self._parameter(b, "b", key)
+        self.d = self._parameter(d, "d", key)
+        super().__init__(V_reset=c, V_th=V_th, V_initializer=V_initializer, key=key, **options)
+        self._check_order(self.V_reset, self.V_th, "c", "V_th")
 
     @property
     def c(self) -> Array:
@@ -112,5 +93,5 @@ class Izhikevich(SpikingODE):
         du = bcast(self.a, s) * (bcast(self.b, s) * V - u)
         return dV, du
 
-    def on_spike(self, y, s):
+    def on_spike(self, y, s, ctx):
         return (y[1] + bcast(self.d, s.shape) * s,)

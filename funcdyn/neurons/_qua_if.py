@@ -1,14 +1,11 @@
 """The quadratic integrate-and-fire neuron."""
 
-import diffrax
 import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray
 
-from .._core._modes import Mode
 from ..init._parameter import ParamSpec
-from ..surrogate import InverseSquare, Surrogate
-from ._base import bcast
-from ._spiking_ode import SpikingODE
+from .._checks import bcast
+from ._base import AbstractSpikingNeuron
 
 
 class QuaIFState(eqx.Module):
@@ -19,7 +16,7 @@ class QuaIFState(eqx.Module):
     refractory: Array | None
 
 
-class QuaIF(SpikingODE):
+class QuaIF(AbstractSpikingNeuron):
     r"""Quadratic integrate-and-fire neurons (Latham et al. 2000).
 
     $$\tau \frac{dV}{dt} = c (V - V_\mathrm{rest})(V - V_c) + R\,I(t)$$
@@ -49,43 +46,24 @@ class QuaIF(SpikingODE):
     def __init__(
         self,
         size: int | tuple[int, ...],
+        *,
         V_rest: ParamSpec = -65.0,
-        V_reset: ParamSpec = -68.0,
-        V_th: ParamSpec = -30.0,
         V_c: ParamSpec = -50.0,
         c: ParamSpec = 0.07,
         R: ParamSpec = 1.0,
         tau: ParamSpec = 10.0,
-        tau_ref: ParamSpec = 0.0,
-        reset: str = "zero",
-        spike_fn: Surrogate = InverseSquare(),
-        detach_reset: bool = False,
-        V_initializer: ParamSpec = None,
-        solver: diffrax.AbstractSolver | None = None,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
+        V_reset: ParamSpec = -68.0,
+        V_th: ParamSpec = -30.0,
         key: PRNGKeyArray | None = None,
+        **options,
     ):
-        self._init_common(
-            size,
-            V_reset,
-            V_th,
-            tau_ref,
-            reset,
-            spike_fn,
-            detach_reset,
-            V_initializer,
-            solver,
-            mode,
-            name,
-            key,
-        )
-        self.V_rest = self._param(V_rest, "V_rest", key)
-        self.V_c = self._param(V_c, "V_c", key)
-        self.c = self._param(c, "c", key)
-        self.R = self._param(R, "R", key)
-        self.tau = self._param(tau, "tau", key, positive=True)
+        self._set_size(size)
+        self.V_rest = self._parameter(V_rest, "V_rest", key)
+        self.V_c = self._parameter(V_c, "V_c", key)
+        self.c = self._parameter(c, "c", key)
+        self.R = self._parameter(R, "R", key)
+        self.tau = self._parameter(tau, "tau", key, positive=True)
+        super().__init__(V_reset=V_reset, V_th=V_th, key=key, **options)
 
     def self_derivative(self, t: Array, y: tuple[Array], I: Array) -> tuple[Array]:
         """`(∂(dV/dt)/∂V,)`, for exponential Euler."""
