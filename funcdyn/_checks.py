@@ -33,10 +33,9 @@ def check_bool(value, name: str, owner: str) -> bool:
 
 
 def check_positive_int(value, name: str, owner: str) -> int:
-    """An int >= 1 (numpy integers too; bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{owner}: `{name}` must be a positive int, got {value!r}.")
-    if value < 1:
+    """An int >= 1 (numpy integers too; bools, floats and strings refused)."""
+    if (isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer))
+            or value < 1):
         raise ValueError(f"{owner}: `{name}` must be a positive int, got {value!r}.")
     return int(value)
 

@@ -1,7 +1,7 @@
 """Synapses: presynaptic spikes to postsynaptic currents through a connectivity."""
 
 from ._alpha import Alpha as Alpha
-from ._base import DelayState as DelayState, Synapse as Synapse
+from ._base import AbstractSynapse as AbstractSynapse, DelayState as DelayState
 from ._delta import Delta as Delta, DeltaState as DeltaState
 from ._dual_exponential import (
     DualExponential as DualExponential,

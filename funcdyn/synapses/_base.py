@@ -1,5 +1,6 @@
 """What every synapse shares: sizes, connectivity, weights, output model, delay, inputs."""
 
+import abc
 import numbers
 
 import equinox as eqx
@@ -7,8 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array
+from equinox import AbstractClassVar
+from jaxtyping import Array, PRNGKeyArray
 
+from .._checks import bcast, check_finite_values, check_positive_int, concrete, split_key
+from .._core._context import Context
+from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from ..conn import All2All, Connector, Projection
 from ..init import parameter
@@ -30,32 +35,30 @@ class DelayState(eqx.Module):
     cursor: Array
 
 
-def check_positive_int(value, arg: str, who: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{who}: `{arg}` must be a positive int, got {value!r}.")
-    return int(value)
+def _population_size(value, name: str, who: str) -> int:
+    """A population size: a positive int, or a population (a neuron group, an
+    `InputGroup`) whose `num` is used, as BrainPy's `Exponential(pre, post, conn)`."""
+    if isinstance(value, DynamicalSystem) and isinstance(getattr(value, "num", None), int):
+        return value.num
+    if isinstance(value, DynamicalSystem):
+        raise ValueError(
+            f"{who}: `{name}` is a {type(value).__name__}, which has no population size; "
+            f"pass an int or a neuron group."
+        )
+    return check_positive_int(value, name, who)
 
 
 def positive_parameter(value: ParamSpec, shape, name: str, who: str, key=None) -> Array:
     """A parameter broadcastable to `shape` (e.g. a time constant per neuron), checked
-    to be > 0 when its value is known."""
-    if isinstance(value, bool):
+    to be finite and > 0 when its value is known."""
+    if isinstance(value, (bool, str)):
         raise TypeError(f"{who}: `{name}` must be a float or an array, got {value!r}.")
     array = parameter(value, shape, name=name, key=key, broadcast=True)
-    try:
-        values = np.asarray(array)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        values = None
+    values = concrete(array)
     if values is not None and not np.all(values > 0):
         raise ValueError(f"{who}: `{name}` must be > 0, got {value!r}.")
+    check_finite_values(array, name, who)
     return array
-
-
-def bcast(p: Array, shape) -> Array:
-    """`p` broadcast explicitly to `shape` (scalars stay scalars)."""
-    if p.ndim == 0 or p.shape == tuple(shape):
-        return p
-    return jnp.broadcast_to(p, shape)
 
 
 def decay_factor(tau: Array, dt: float, shape) -> Array:
@@ -63,8 +66,14 @@ def decay_factor(tau: Array, dt: float, shape) -> Array:
     return bcast(jnp.exp(-dt / tau), shape)
 
 
-class Synapse(DynamicalSystem):
-    """Base class of the synapses: presynaptic spikes in, postsynaptic current out.
+class AbstractSynapse(DynamicalSystem):
+    """The base of the synapses: presynaptic spikes in, postsynaptic current out.
+
+    A subclass declares its state class `state_cls` (its variables, then `delay`), the
+    side and initial value of each variable in `state_variables` (e.g. `{"g": ("post",
+    0.0)}`), sets its own parameters after calling this `__init__`, and implements
+    `update`; the base owns the sizes, the connectivity, the weights, the output model,
+    the delay, the input and state checks, `init_state` and `__call__`.
 
     **The step** `new_state, I = synapse(state, x, ctx)`:
 
@@ -83,9 +92,11 @@ class Synapse(DynamicalSystem):
     - The output is `I = output(g, V_post)`, shaped `(num_post,)` or
       `(batch, num_post)`. The conductance itself is in the returned state.
 
-    **Arguments shared by every synapse:**
+    **Arguments shared by every synapse** (`conn` positional or keyword, the rest
+    keyword-only):
 
-    - `num_pre`, `num_post`: the population sizes.
+    - `num_pre`, `num_post`: the population sizes: ints, or the neuron groups themselves
+      (their `num` is used).
     - `conn`: a [`funcdyn.conn.Connector`][] (default [`funcdyn.conn.All2All`][]),
       built here for the sizes, or an already built [`funcdyn.conn.Projection`][].
     - `g_max`: the weights: a float shared by every connection, an array broadcastable
@@ -107,11 +118,26 @@ class Synapse(DynamicalSystem):
     output: SynOut
     delay_steps: int = eqx.field(static=True)
 
-    def _setup(self, num_pre, num_post, conn, g_max, output, delay_steps, key) -> None:
+    state_cls: AbstractClassVar[type]
+    state_variables: AbstractClassVar[dict[str, tuple[str, float]]]
+
+    def __init__(
+        self,
+        num_pre,
+        num_post,
+        conn: Connector | Projection | None = None,
+        *,
+        g_max: ParamSpec = 1.0,
+        output: SynOut | None = None,
+        delay_steps: int = 0,
+        mode: Mode | None = None,
+        name: str | None = None,
+        key: PRNGKeyArray | None = None,
+    ):
         who = type(self).__name__
-        self.num_pre = check_positive_int(num_pre, "num_pre", who)
-        self.num_post = check_positive_int(num_post, "num_post", who)
-        conn_key, weight_key = (None, None) if key is None else jax.random.split(key)
+        self.num_pre = _population_size(num_pre, "num_pre", who)
+        self.num_post = _population_size(num_post, "num_post", who)
+        conn_key, weight_key = split_key(key, 2)
         if conn is None:
             conn = All2All()
         if isinstance(conn, Connector):
@@ -132,6 +158,9 @@ class Synapse(DynamicalSystem):
                 f"funcdyn.conn.FixedProb(0.1), or a built Projection; got {conn!r}."
             )
         self.conn = conn
+        if isinstance(g_max, (bool, str)):
+            raise TypeError(f"{who}: `g_max` must be a float, an array or an initialiser, "
+                            f"got {g_max!r}.")
         try:
             self.g_max = parameter(
                 g_max, conn.weight_shape, name="g_max", key=weight_key, broadcast=True
@@ -141,6 +170,7 @@ class Synapse(DynamicalSystem):
                 f"{who}: {err} The connectivity ({type(conn).__name__}) takes a scalar or "
                 f"weights of shape {conn.weight_shape}."
             ) from err
+        check_finite_values(self.g_max, "g_max", who)
         if output is None:
             output = CUBA()
         if not isinstance(output, SynOut):
@@ -159,14 +189,69 @@ class Synapse(DynamicalSystem):
                 f"got {delay_steps!r}."
             )
         self.delay_steps = int(delay_steps)
+        self.mode = resolve_mode(mode)
+        self.name = name
+
+    # -- what a synapse defines ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def update(self, state, spikes: Array, ctx: Context) -> tuple[dict[str, Array], Array]:
+        """One step of the synaptic variables given the (delayed) presynaptic `spikes`:
+        returns the new variables (a dict keyed like `state_variables`) and the
+        conductance of each postsynaptic neuron, `(..., num_post)`."""
+
+    # -- the contract --------------------------------------------------------------------
+
+    def init_state(self, batch_size: int | None = None, *, key=None):
+        """Each variable at its initial value (`state_variables`) and an empty delay
+        buffer (`None` without a delay)."""
+        self.check_batch_size(batch_size)
+        sides = {"pre": self.num_pre, "post": self.num_post}
+        values = {
+            name: jnp.full(self._shape(batch_size, sides[side]), value, default_float_dtype())
+            for name, (side, value) in self.state_variables.items()
+        }
+        return self.state_cls(**values, delay=self._init_delay(batch_size))
+
+    def __call__(self, state, x, ctx: Context):
+        self.check_state(state)
+        spikes, V = self._inputs(x)
+        delay, spikes = self._delay(state.delay, spikes)
+        values, g = self.update(state, spikes, ctx)
+        return self.state_cls(**values, delay=delay), self.output(g, V)
+
+    def check_state(self, state) -> None:
+        """A clear error at trace time when `state` is not a state of this synapse (another
+        class, other sizes, another delay): the synapse's behaviour comes from itself,
+        never from the state it is given. Shapes are static: this costs nothing at run
+        time."""
+        ok = isinstance(state, self.state_cls)
+        if ok:
+            leaves = jax.tree_util.tree_leaves(state)
+            lead = tuple(jnp.shape(leaves[0])[:1]) if self.mode.is_batching and leaves else ()
+            sides = {"pre": self.num_pre, "post": self.num_post}
+            for name, (side, _) in self.state_variables.items():
+                ok = ok and tuple(jnp.shape(getattr(state, name))) == (*lead, sides[side])
+            if self.delay_steps == 0:
+                ok = ok and state.delay is None
+            else:
+                ok = ok and isinstance(state.delay, DelayState) and tuple(
+                    jnp.shape(state.delay.buffer)) == (*lead, self.delay_steps, self.num_pre)
+        if not ok:
+            expected = jax.eval_shape(
+                lambda: self.init_state(2 if self.mode.is_batching else None))
+            raise ValueError(
+                f"{type(self).__name__}: the state does not belong to this synapse "
+                f"(num_pre={self.num_pre}, num_post={self.num_post}, "
+                f"delay_steps={self.delay_steps}, {self.mode}): expected a state like "
+                f"{expected}{' (for a batch of 2)' if self.mode.is_batching else ''}, got "
+                f"{state!r}. Build it with this synapse's init_state(...)."
+            )
 
     # -- pieces for the subclasses -----------------------------------------------------
 
     def _shape(self, batch_size: int | None, num: int) -> tuple[int, ...]:
         return (num,) if batch_size is None else (batch_size, num)
-
-    def _zeros(self, batch_size: int | None, num: int) -> Array:
-        return jnp.zeros(self._shape(batch_size, num), default_float_dtype())
 
     def _init_delay(self, batch_size: int | None) -> DelayState | None:
         if self.delay_steps == 0:
@@ -176,8 +261,9 @@ class Synapse(DynamicalSystem):
         return DelayState(buffer=buffer, cursor=jnp.zeros((), jnp.int32))
 
     def _delay(self, delay: DelayState | None, spikes: Array) -> tuple[DelayState | None, Array]:
-        """Pushes `spikes` into the ring buffer; returns the ones `delay_steps` old."""
-        if delay is None:
+        """Pushes `spikes` into the ring buffer; returns the ones `delay_steps` old. Whether
+        to delay is the synapse's own `delay_steps`, never the state's."""
+        if self.delay_steps == 0:
             return None, spikes
         axis = delay.buffer.ndim - 2
         old = lax.dynamic_index_in_dim(delay.buffer, delay.cursor, axis, keepdims=False)
@@ -229,9 +315,6 @@ class Synapse(DynamicalSystem):
         if values.ndim == 1:
             return self.conn.apply(values[None], self.g_max, event=event)[0]
         return self.conn.apply(values, self.g_max, event=event)
-
-    def _output(self, g: Array, V: Array | None) -> Array:
-        return self.output(g, V)
 
     def weights(self) -> Array:
         """The `(num_pre, num_post)` weight matrix, zero where not connected (for

@@ -5,11 +5,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from .._core._modes import Mode, resolve_mode
-from ..conn import Connector, Projection
 from ..init._parameter import ParamSpec
-from ..synouts import SynOut
-from ._base import bcast, decay_factor, DelayState, positive_parameter, Synapse
+from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 
 
 class DualExponentialState(eqx.Module):
@@ -47,7 +44,7 @@ def rise_decay_step(g: Array, h: Array, tau_rise: Array, tau_decay: Array, dt: f
     return g, h * decay_h
 
 
-class DualExponential(Synapse):
+class DualExponential(AbstractSynapse):
     r"""A synapse with separate rise and decay time constants:
 
     $$\frac{dg}{dt} = -\frac{g}{\tau_\mathrm{decay}} + h, \qquad
@@ -65,7 +62,7 @@ class DualExponential(Synapse):
     **Arguments:**
 
     - `num_pre`, `num_post`, `conn`, `g_max` (default `1.0`), `output` (default CUBA),
-      `delay_steps`, `mode`, `name`, `key`: see [`funcdyn.synapses.Synapse`][].
+      `delay_steps`, `mode`, `name`, `key`: see [`funcdyn.synapses.AbstractSynapse`][].
     - `tau_rise` (default `1.0` ms), `tau_decay` (default `10.0` ms): time constants,
       > 0, a float or one per postsynaptic neuron; trainable in training mode.
     """
@@ -73,37 +70,16 @@ class DualExponential(Synapse):
     tau_rise: Array
     tau_decay: Array
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 1.0,
-        tau_rise: ParamSpec = 1.0,
-        tau_decay: ParamSpec = 10.0,
-        output: SynOut | None = None,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
+    state_cls = DualExponentialState
+    state_variables = {"g": ("post", 0.0), "h": ("post", 0.0)}
+
+    def __init__(self, num_pre, num_post, conn=None, *, tau_rise: ParamSpec = 1.0,
+                 tau_decay: ParamSpec = 10.0, key: PRNGKeyArray | None = None, **options):
+        super().__init__(num_pre, num_post, conn, key=key, **options)
         who = type(self).__name__
-        self._setup(num_pre, num_post, conn, g_max, output, delay_steps, key)
         self.tau_rise = positive_parameter(tau_rise, (self.num_post,), "tau_rise", who)
         self.tau_decay = positive_parameter(tau_decay, (self.num_post,), "tau_decay", who)
-        self.mode = resolve_mode(mode)
-        self.name = name
 
-    def init_state(self, batch_size: int | None = None, *, key=None) -> DualExponentialState:
-        """Zero `g` and `h`, an empty delay buffer."""
-        self.check_batch_size(batch_size)
-        zeros = self._zeros(batch_size, self.num_post)
-        return DualExponentialState(g=zeros, h=zeros, delay=self._init_delay(batch_size))
-
-    def __call__(self, state: DualExponentialState, x, ctx: Context):
-        spikes, V = self._inputs(x)
-        delay, spikes = self._delay(state.delay, spikes)
+    def update(self, state: DualExponentialState, spikes: Array, ctx: Context):
         g, h = rise_decay_step(state.g, state.h, self.tau_rise, self.tau_decay, ctx.dt)
-        h = h + self._project(spikes, event=True)
-        return DualExponentialState(g=g, h=h, delay=delay), self._output(g, V)
+        return {"g": g, "h": h + self._project(spikes, event=True)}, g

@@ -4,11 +4,8 @@ import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from .._core._modes import Mode, resolve_mode
-from ..conn import Connector, Projection
 from ..init._parameter import ParamSpec
-from ..synouts import SynOut
-from ._base import decay_factor, DelayState, positive_parameter, Synapse
+from ._base import AbstractSynapse, decay_factor, DelayState, positive_parameter
 
 
 class ExponentialState(eqx.Module):
@@ -23,7 +20,7 @@ class ExponentialState(eqx.Module):
     delay: DelayState | None
 
 
-class Exponential(Synapse):
+class Exponential(AbstractSynapse):
     r"""A synapse whose conductance jumps by the weight at each spike and decays
     exponentially:
 
@@ -41,7 +38,7 @@ class Exponential(Synapse):
 
     - `num_pre`, `num_post`, `conn` (default All2All), `g_max` (default `1.0`),
       `output` (default CUBA), `delay_steps`, `mode`, `name`, `key`: see
-      [`funcdyn.synapses.Synapse`][].
+      [`funcdyn.synapses.AbstractSynapse`][].
     - `tau`: the decay time constant (ms, > 0), default `8.0`; a float or one per
       postsynaptic neuron. An array leaf: trainable in training mode.
 
@@ -55,35 +52,15 @@ class Exponential(Synapse):
 
     tau: Array
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 1.0,
-        tau: ParamSpec = 8.0,
-        output: SynOut | None = None,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
-        self._setup(num_pre, num_post, conn, g_max, output, delay_steps, key)
+    state_cls = ExponentialState
+    state_variables = {"g": ("post", 0.0)}
+
+    def __init__(self, num_pre, num_post, conn=None, *, tau: ParamSpec = 8.0,
+                 key: PRNGKeyArray | None = None, **options):
+        super().__init__(num_pre, num_post, conn, key=key, **options)
         self.tau = positive_parameter(tau, (self.num_post,), "tau", type(self).__name__)
-        self.mode = resolve_mode(mode)
-        self.name = name
 
-    def init_state(self, batch_size: int | None = None, *, key=None) -> ExponentialState:
-        """Zero conductance and an empty delay buffer."""
-        self.check_batch_size(batch_size)
-        return ExponentialState(
-            g=self._zeros(batch_size, self.num_post), delay=self._init_delay(batch_size)
-        )
-
-    def __call__(self, state: ExponentialState, x, ctx: Context) -> tuple[ExponentialState, Array]:
-        spikes, V = self._inputs(x)
-        delay, spikes = self._delay(state.delay, spikes)
+    def update(self, state: ExponentialState, spikes: Array, ctx: Context):
         g = state.g * decay_factor(self.tau, ctx.dt, state.g.shape)
         g = g + self._project(spikes, event=True)
-        return ExponentialState(g=g, delay=delay), self._output(g, V)
+        return {"g": g}, g

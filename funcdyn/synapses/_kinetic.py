@@ -5,11 +5,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from .._core._modes import Mode, resolve_mode
-from ..conn import Connector, Projection
 from ..init._parameter import ParamSpec
 from ..synouts import COBA, SynOut
-from ._base import bcast, DelayState, positive_parameter, Synapse
+from ._base import AbstractSynapse, bcast, DelayState, positive_parameter
 
 
 class KineticState(eqx.Module):
@@ -46,38 +44,31 @@ _KINETIC_DOC = r"""
       per presynaptic neuron (> 0); trainable in training mode.
     - `num_pre`, `num_post`, `conn`, `g_max`, `output` (default COBA with the reversal
       potential `E`), `delay_steps`, `mode`, `name`, `key`: see
-      [`funcdyn.synapses.Synapse`][]. The default output needs `x = (spikes, V_post)`.
+      [`funcdyn.synapses.AbstractSynapse`][]. The default output needs `x = (spikes, V_post)`.
     """
 
 
-class _Kinetic(Synapse):
+class _AbstractKinetic(AbstractSynapse):
     alpha: Array
     beta: Array
     T: Array
     T_duration: Array
 
-    def _init_kinetic(self, num_pre, num_post, conn, g_max, alpha, beta, T, T_duration,
-                      output, E, delay_steps, mode, name, key):
-        who = type(self).__name__
-        self._setup(num_pre, num_post, conn, g_max, COBA(E=E) if output is None else output,
-                    delay_steps, key)
-        shape = (self.num_pre,)
+    state_cls = KineticState
+    state_variables = {"g": ("pre", 0.0), "release": ("pre", 0.0)}
+
+    def __init__(self, num_pre, num_post, conn=None, *, alpha, beta, T, T_duration,
+                 E: float, output: SynOut | None = None, key: PRNGKeyArray | None = None,
+                 **options):
+        super().__init__(num_pre, num_post, conn, output=COBA(E=E) if output is None else output,
+                         key=key, **options)
+        who, shape = type(self).__name__, (self.num_pre,)
         self.alpha = positive_parameter(alpha, shape, "alpha", who)
         self.beta = positive_parameter(beta, shape, "beta", who)
         self.T = positive_parameter(T, shape, "T", who)
         self.T_duration = positive_parameter(T_duration, shape, "T_duration", who)
-        self.mode = resolve_mode(mode)
-        self.name = name
 
-    def init_state(self, batch_size: int | None = None, *, key=None) -> KineticState:
-        """All receptors closed, no transmitter, an empty delay buffer."""
-        self.check_batch_size(batch_size)
-        zeros = self._zeros(batch_size, self.num_pre)
-        return KineticState(g=zeros, release=zeros, delay=self._init_delay(batch_size))
-
-    def __call__(self, state: KineticState, x, ctx: Context) -> tuple[KineticState, Array]:
-        spikes, V = self._inputs(x)
-        delay, spikes = self._delay(state.delay, spikes)
+    def update(self, state: KineticState, spikes: Array, ctx: Context):
         shape = state.g.shape
         # Half a step of slack absorbs the rounding of the repeated `- dt`.
         on = state.release > 0.5 * ctx.dt
@@ -87,11 +78,10 @@ class _Kinetic(Synapse):
         g_inf = alpha_T / k
         g = g_inf + (state.g - g_inf) * jnp.exp(-ctx.dt * k)
         release = jnp.where(spikes > 0, bcast(self.T_duration, shape), state.release - ctx.dt)
-        current = self._output(self._project(g, event=False), V)
-        return KineticState(g=g, release=release, delay=delay), current
+        return {"g": g, "release": release}, self._project(g, event=False)
 
 
-class AMPA(_Kinetic):
+class AMPA(_AbstractKinetic):
     __doc__ = (
         r"""The AMPA receptor synapse (fast excitation), a kinetic model:"""
         + _KINETIC_DOC
@@ -106,29 +96,14 @@ class AMPA(_Kinetic):
     """
     )
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 0.42,
-        alpha: ParamSpec = 0.98,
-        beta: ParamSpec = 0.18,
-        T: ParamSpec = 0.5,
-        T_duration: ParamSpec = 0.5,
-        output: SynOut | None = None,
-        E: float = 0.0,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
-        self._init_kinetic(num_pre, num_post, conn, g_max, alpha, beta, T, T_duration,
-                           output, E, delay_steps, mode, name, key)
+    def __init__(self, num_pre, num_post, conn=None, *, g_max: ParamSpec = 0.42,
+                 alpha: ParamSpec = 0.98, beta: ParamSpec = 0.18, T: ParamSpec = 0.5,
+                 T_duration: ParamSpec = 0.5, E: float = 0.0, **options):
+        super().__init__(num_pre, num_post, conn, g_max=g_max, alpha=alpha, beta=beta, T=T,
+                         T_duration=T_duration, E=E, **options)
 
 
-class GABAa(_Kinetic):
+class GABAa(_AbstractKinetic):
     __doc__ = (
         r"""The GABA_A receptor synapse (fast inhibition), a kinetic model:"""
         + _KINETIC_DOC
@@ -138,23 +113,8 @@ class GABAa(_Kinetic):
     """
     )
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 0.04,
-        alpha: ParamSpec = 0.53,
-        beta: ParamSpec = 0.18,
-        T: ParamSpec = 1.0,
-        T_duration: ParamSpec = 1.0,
-        output: SynOut | None = None,
-        E: float = -80.0,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
-        self._init_kinetic(num_pre, num_post, conn, g_max, alpha, beta, T, T_duration,
-                           output, E, delay_steps, mode, name, key)
+    def __init__(self, num_pre, num_post, conn=None, *, g_max: ParamSpec = 0.04,
+                 alpha: ParamSpec = 0.53, beta: ParamSpec = 0.18, T: ParamSpec = 1.0,
+                 T_duration: ParamSpec = 1.0, E: float = -80.0, **options):
+        super().__init__(num_pre, num_post, conn, g_max=g_max, alpha=alpha, beta=beta, T=T,
+                         T_duration=T_duration, E=E, **options)

@@ -5,11 +5,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from .._core._modes import Mode, resolve_mode
-from ..conn import Connector, Projection
 from ..init._parameter import ParamSpec
 from ..synouts import MgBlock, SynOut
-from ._base import bcast, decay_factor, DelayState, positive_parameter, Synapse
+from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 
 
 class NMDAState(eqx.Module):
@@ -25,7 +23,7 @@ class NMDAState(eqx.Module):
     delay: DelayState | None
 
 
-class NMDA(Synapse):
+class NMDA(AbstractSynapse):
     r"""The NMDA receptor synapse: a saturating gating variable driven by a rising
     glutamate trace, with the voltage-dependent magnesium block as output:
 
@@ -50,53 +48,31 @@ class NMDA(Synapse):
     - `g_max`: default `0.15`. `output`: default [`funcdyn.synouts.MgBlock`][]`(E=0.0)`
       (needs `x = (spikes, V_post)`).
     - `num_pre`, `num_post`, `conn`, `delay_steps`, `mode`, `name`, `key`: see
-      [`funcdyn.synapses.Synapse`][].
+      [`funcdyn.synapses.AbstractSynapse`][].
     """
 
     tau_decay: Array
     tau_rise: Array
     a: Array
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 0.15,
-        tau_decay: ParamSpec = 100.0,
-        tau_rise: ParamSpec = 2.0,
-        a: ParamSpec = 0.5,
-        output: SynOut | None = None,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
-        who = type(self).__name__
-        self._setup(num_pre, num_post, conn, g_max, MgBlock() if output is None else output,
-                    delay_steps, key)
-        shape = (self.num_pre,)
+    state_cls = NMDAState
+    state_variables = {"g": ("pre", 0.0), "x": ("pre", 0.0)}
+
+    def __init__(self, num_pre, num_post, conn=None, *, g_max: ParamSpec = 0.15,
+                 tau_decay: ParamSpec = 100.0, tau_rise: ParamSpec = 2.0, a: ParamSpec = 0.5,
+                 output: SynOut | None = None, key: PRNGKeyArray | None = None, **options):
+        super().__init__(num_pre, num_post, conn, g_max=g_max,
+                         output=MgBlock() if output is None else output, key=key, **options)
+        who, shape = type(self).__name__, (self.num_pre,)
         self.tau_decay = positive_parameter(tau_decay, shape, "tau_decay", who)
         self.tau_rise = positive_parameter(tau_rise, shape, "tau_rise", who)
         self.a = positive_parameter(a, shape, "a", who)
-        self.mode = resolve_mode(mode)
-        self.name = name
 
-    def init_state(self, batch_size: int | None = None, *, key=None) -> NMDAState:
-        """All channels closed, no glutamate, an empty delay buffer."""
-        self.check_batch_size(batch_size)
-        zeros = self._zeros(batch_size, self.num_pre)
-        return NMDAState(g=zeros, x=zeros, delay=self._init_delay(batch_size))
-
-    def __call__(self, state: NMDAState, x, ctx: Context) -> tuple[NMDAState, Array]:
-        spikes, V = self._inputs(x)
-        delay, spikes = self._delay(state.delay, spikes)
+    def update(self, state: NMDAState, spikes: Array, ctx: Context):
         shape = state.g.shape
         ax = bcast(self.a, shape) * state.x
         k = bcast(1.0 / self.tau_decay, shape) + ax
         g_inf = ax / k
         g = g_inf + (state.g - g_inf) * jnp.exp(-ctx.dt * k)
         glutamate = state.x * decay_factor(self.tau_rise, ctx.dt, shape) + spikes
-        current = self._output(self._project(g, event=False), V)
-        return NMDAState(g=g, x=glutamate, delay=delay), current
+        return {"g": g, "x": glutamate}, self._project(g, event=False)

@@ -7,12 +7,9 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from .._core._modes import Mode, resolve_mode
-from ..conn import Connector, Projection
 from ..init import parameter
 from ..init._parameter import ParamSpec
-from ..synouts import SynOut
-from ._base import bcast, decay_factor, DelayState, positive_parameter, Synapse
+from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 
 
 class STPState(eqx.Module):
@@ -44,7 +41,7 @@ def check_fraction(value, name: str, who: str, shape) -> Array:
     return array
 
 
-class STP(Synapse):
+class STP(AbstractSynapse):
     r"""Short-term facilitation and depression (Tsodyks, Pawelzik & Markram 1998), with
     an exponentially decaying postsynaptic conductance:
 
@@ -68,7 +65,7 @@ class STP(Synapse):
       recovery time constants, per presynaptic neuron; `tau` (default `8.0` ms): the
       conductance decay, per postsynaptic neuron. All > 0, trainable in training mode.
     - `num_pre`, `num_post`, `conn`, `g_max` (default `1.0`), `output` (default CUBA),
-      `delay_steps`, `mode`, `name`, `key`: see [`funcdyn.synapses.Synapse`][].
+      `delay_steps`, `mode`, `name`, `key`: see [`funcdyn.synapses.AbstractSynapse`][].
     """
 
     U: Array
@@ -76,48 +73,25 @@ class STP(Synapse):
     tau_d: Array
     tau: Array
 
-    def __init__(
-        self,
-        num_pre: int,
-        num_post: int,
-        conn: Connector | Projection | None = None,
-        g_max: ParamSpec = 1.0,
-        U: ParamSpec = 0.15,
-        tau_f: ParamSpec = 1500.0,
-        tau_d: ParamSpec = 200.0,
-        tau: ParamSpec = 8.0,
-        output: SynOut | None = None,
-        delay_steps: int = 0,
-        *,
-        mode: Mode | None = None,
-        name: str | None = None,
-        key: PRNGKeyArray | None = None,
-    ):
+    state_cls = STPState
+    state_variables = {"u": ("pre", 0.0), "x": ("pre", 1.0), "g": ("post", 0.0)}
+
+    def __init__(self, num_pre, num_post, conn=None, *, U: ParamSpec = 0.15,
+                 tau_f: ParamSpec = 1500.0, tau_d: ParamSpec = 200.0, tau: ParamSpec = 8.0,
+                 key: PRNGKeyArray | None = None, **options):
+        super().__init__(num_pre, num_post, conn, key=key, **options)
         who = type(self).__name__
-        self._setup(num_pre, num_post, conn, g_max, output, delay_steps, key)
         self.U = check_fraction(U, "U", who, (self.num_pre,))
         self.tau_f = positive_parameter(tau_f, (self.num_pre,), "tau_f", who)
         self.tau_d = positive_parameter(tau_d, (self.num_pre,), "tau_d", who)
         self.tau = positive_parameter(tau, (self.num_post,), "tau", who)
-        self.mode = resolve_mode(mode)
-        self.name = name
 
-    def init_state(self, batch_size: int | None = None, *, key=None) -> STPState:
-        """`u = 0`, `x = 1`, `g = 0`, an empty delay buffer."""
-        self.check_batch_size(batch_size)
-        pre = self._zeros(batch_size, self.num_pre)
-        return STPState(u=pre, x=jnp.ones_like(pre), g=self._zeros(batch_size, self.num_post),
-                        delay=self._init_delay(batch_size))
-
-    def __call__(self, state: STPState, x, ctx: Context) -> tuple[STPState, Array]:
-        spikes, V = self._inputs(x)
-        delay, spikes = self._delay(state.delay, spikes)
+    def update(self, state: STPState, spikes: Array, ctx: Context):
         shape = state.u.shape
         u = state.u * decay_factor(self.tau_f, ctx.dt, shape)
         resources = 1.0 - (1.0 - state.x) * decay_factor(self.tau_d, ctx.dt, shape)
         u = u + bcast(self.U, shape) * (1.0 - u) * spikes
         released = u * resources * spikes
-        resources = resources - released
         g = state.g * decay_factor(self.tau, ctx.dt, state.g.shape)
         g = g + self._project(released, event=True)
-        return STPState(u=u, x=resources, g=g, delay=delay), self._output(g, V)
+        return {"u": u, "x": resources - released, "g": g}, g

@@ -14,7 +14,11 @@ from ._sharding import (
     replicate as replicate,
     shard_batch as shard_batch,
 )
-from ._step import make_step as make_step, partition_trainable as partition_trainable
+from ._step import (
+    make_step as make_step,
+    NonFiniteError as NonFiniteError,
+    partition_trainable as partition_trainable,
+)
 from ._truncated import (
     make_truncated_step as make_truncated_step,
     TruncatedBPTT as TruncatedBPTT,

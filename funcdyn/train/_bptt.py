@@ -14,13 +14,20 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
+from .._checks import check_bool, check_dt
 from .._run import run
 from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ._data import DataSource, batch_size_of
 from ._history import EarlyStopping, History
 from ._sequence_loss import SequenceLoss, _FrozenMonitors
 from ._sharding import batch_mesh, check_mesh, replicate, shard_batch
-from ._step import check_optimizer, make_step, partition_trainable, split_loss_output
+from ._step import (
+    check_optimizer,
+    make_step,
+    NonFiniteError,
+    partition_trainable,
+    split_loss_output,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +101,9 @@ class BPTT:
       `"batch"` axis; or `None` to turn sharding off.
     - `donate`: reuse the memory of the parameters and optimizer state across steps (the
       trainer copies the initial model first, so the caller's model stays valid).
+    - `on_nonfinite`: `"raise"` (default), `"skip"` or `"ignore"`: what a step does with a
+      NaN or infinite loss, gradient or updated parameter (see
+      [`funcdyn.train.make_step`][]).
 
     ```python
     loss_fn = funcdyn.train.sequence_loss(
@@ -118,6 +128,7 @@ class BPTT:
         filter_spec: Any = None,
         mesh: Any = "auto",
         donate: bool = True,
+        on_nonfinite: str = "raise",
     ):
         if not callable(loss_fn):
             raise TypeError(f"BPTT: `loss_fn` must be callable, got {type(loss_fn).__name__}.")
@@ -142,10 +153,11 @@ class BPTT:
         self.optimizer = optimizer
         self.has_aux = has_aux
         self.eval_fn = eval_fn
-        self.dt = dt
+        self.dt = None if dt is None else check_dt(dt, "BPTT")
         self.filter_spec = filter_spec
         self.mesh = check_mesh(mesh, "BPTT")
-        self.donate = donate
+        self.donate = check_bool(donate, "donate", "BPTT")
+        self.on_nonfinite = on_nonfinite
         self.init, self.step = self._make_step()
 
     def _make_step(self):
@@ -156,6 +168,7 @@ class BPTT:
             has_aux=self.has_aux,
             mesh=self.mesh,
             donate=self.donate,
+            on_nonfinite=self.on_nonfinite,
         )
 
     # -- evaluation ----------------------------------------------------------------------
@@ -369,11 +382,64 @@ class BPTT:
           end.
         - `resume`: a checkpoint path (or loaded [`funcdyn.train.Checkpoint`][]) to
           continue from: model, optimizer state, counters, key and history are restored,
-          and the result equals never having stopped.
+          and the result equals never having stopped. A loaded `Checkpoint` is copied,
+          never consumed by donation.
+
+        A non-finite loss, gradient or update follows the trainer's `on_nonfinite`
+        policy; with `"raise"` the [`funcdyn.train.NonFiniteError`][] names the epoch,
+        the step and the leaves, and carries the last finite model.
 
         **Returns:** `(model, history)`: the trained model (the best one with
         `early_stopping.restore_best`) and a [`funcdyn.train.History`][].
         """
+        self._check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping,
+                                  test_data)
+        train, test = self._data_sources(train_data, test_data, batch_size, test_batch_size,
+                                         shuffle, drop_last, num_epoch, check_finite)
+        model, opt_state, step, start_epoch, history, key = self._start(resume, key)
+        if key is None and (shuffle and train.arrays is not None):
+            raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
+        keys = _FitKeys(key)
+        if progress is None:
+            progress = sys.stderr.isatty()
+        best_model = model
+        for epoch in range(start_epoch, num_epoch):
+            started = time.perf_counter()
+            first, batches = train.peek(keys.shuffle(epoch))
+            if epoch == start_epoch:
+                self._check_compatible(model, first, keys.step(step), "train_data")
+            bar = _progress_bar(progress, train.num_batches, epoch, num_epoch)
+            model, opt_state, step, losses, auxes, sizes = self._train_epoch(
+                model, opt_state, step, epoch, batches, keys, bar
+            )
+            record = self._record_epoch(history, epoch, step, losses, auxes, sizes, test,
+                                        model, keys, started, bar)
+            if (
+                early_stopping is not None
+                and early_stopping.restore_best
+                and early_stopping.best_epoch(history) == len(history.epochs) - 1
+            ):
+                # A copy: with donation the next step reuses the buffers of `model`.
+                best_model = _copy_arrays(model) if self.donate else model
+            last = epoch == num_epoch - 1
+            if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
+                save_checkpoint(
+                    checkpoint_path, model=model, opt_state=opt_state, step=step,
+                    epoch=epoch + 1, key=key, history=history,
+                )
+            report = Report(epoch, step, model, opt_state, dict(record), history)
+            stop = any([cb(report) is True for cb in callbacks])
+            if stop or (early_stopping is not None and early_stopping.should_stop(history)):
+                break
+        if early_stopping is not None and early_stopping.restore_best:
+            if early_stopping.best_epoch(history) is not None:
+                model = best_model
+        return model, history
+
+    # -- the named steps of fit ------------------------------------------------------------
+
+    def _check_fit_arguments(self, num_epoch, checkpoint_every, callbacks, early_stopping,
+                             test_data) -> None:
         if not _positive_int(num_epoch):
             raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
         if not _positive_int(checkpoint_every):
@@ -391,6 +457,10 @@ class BPTT:
                     f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
                     "`test_data`."
                 )
+
+    def _data_sources(self, train_data, test_data, batch_size, test_batch_size, shuffle,
+                      drop_last, num_epoch, check_finite):
+        """The training and test data as batch sources, checked before compiling."""
         train = DataSource(
             train_data, name="train_data", batch_size=batch_size, shuffle=shuffle,
             drop_last=drop_last, num_epoch=num_epoch, check_finite=check_finite,
@@ -403,102 +473,100 @@ class BPTT:
                 shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
                 shrink_batch=test_batch_size is None,
             )
+        return train, test
 
+    def _start(self, resume, key):
+        """`(model, opt_state, step, epoch, history, key)` to start from: a checkpoint's
+        (copied, so donation never consumes the caller's), or the trainer's model."""
         model = self.model
-        if resume is not None:
-            ckpt = resume
-            if not isinstance(ckpt, Checkpoint):
-                ckpt = load_checkpoint(resume, model=model, opt_state=self.init(model))
-            model, opt_state = ckpt.model, ckpt.opt_state
-            step, start_epoch, history = ckpt.step, ckpt.epoch, ckpt.history
-            key = ckpt.key if ckpt.key is not None else key
-        else:
+        if resume is None:
             if self.donate:
                 params, rest = partition_trainable(model, self.filter_spec)
                 model = eqx.combine(_copy_arrays(params), rest)
-            opt_state = self.init(model)
-            step, start_epoch, history = 0, 0, History()
-        if key is None and (shuffle and train.arrays is not None):
-            raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
-        shuffle_root = None if key is None else jax.random.fold_in(key, 0)
-        step_root = None if key is None else jax.random.fold_in(key, 1)
-        test_root = None if key is None else jax.random.fold_in(key, 2)
+            return model, self.init(model), 0, 0, History(), key
+        ckpt = resume
+        if not isinstance(ckpt, Checkpoint):
+            ckpt = load_checkpoint(resume, model=model, opt_state=self.init(model))
+        model, opt_state = ckpt.model, ckpt.opt_state
+        if self.donate:
+            model, opt_state = _copy_arrays(model), _copy_arrays(opt_state)
+        key = ckpt.key if ckpt.key is not None else key
+        return model, opt_state, ckpt.step, ckpt.epoch, ckpt.history, key
 
-        def derive(root, i):
-            return None if root is None else jax.random.fold_in(root, i)
-
-        if progress is None:
-            progress = sys.stderr.isatty()
-        best_model = model
-        stop = False
-        for epoch in range(start_epoch, num_epoch):
-            first, batches = train.peek(derive(shuffle_root, epoch))
-            if epoch == start_epoch:
-                self._check_compatible(model, first, derive(step_root, step), "train_data")
-            started = time.perf_counter()
-            losses, auxes, sizes = [], [], []
-            bar = _progress_bar(progress, train.num_batches, epoch, num_epoch)
-            last_refresh = 0.0
-            for batch in batches:
-                model, opt_state, loss, aux = self.step(
-                    model, opt_state, batch, derive(step_root, step)
-                )
-                step += 1
-                losses.append(loss)
-                auxes.append(aux)
-                sizes.append(batch_size_of(batch))
+    def _train_epoch(self, model, opt_state, step, epoch, batches, keys, bar):
+        """One pass over the batches; the losses stay on the device until the epoch
+        ends (the bar reads them at most four times a second)."""
+        losses, auxes, sizes = [], [], []
+        last_refresh = 0.0
+        for batch in batches:
+            try:
+                model, opt_state, loss, aux = self.step(model, opt_state, batch, keys.step(step))
+            except NonFiniteError as err:
                 if bar is not None:
-                    bar.update(1)
-                    now = time.perf_counter()
-                    if now - last_refresh > 0.25:
-                        last_refresh = now
-                        bar.set_postfix(_running(losses, auxes, sizes), refresh=False)
-            losses, auxes = jax.device_get((losses, auxes))
-            first_step = step - len(losses)
-            for i, (loss, aux) in enumerate(zip(losses, auxes)):
-                history.steps.append(
-                    {"epoch": epoch, "step": first_step + i, "loss": float(loss),
-                     **{k: float(v) for k, v in aux.items()}}
-                )
-            record = {"epoch": epoch, "step": step}
-            record.update(
-                {f"train_{k}": v for k, v in _weighted_mean(losses, auxes, sizes).items()}
-            )
-            if test is not None:
-                scores = self._evaluate_source(model, test, derive(test_root, epoch))
-                record.update({f"test_{k}": v for k, v in scores.items()})
-            record["time_s"] = time.perf_counter() - started
-            history.epochs.append(record)
+                    bar.close()
+                raise NonFiniteError(
+                    f"fit: epoch {epoch}, step {step}: {err}", model=err.model,
+                    opt_state=err.opt_state, leaves=err.leaves, step=step, epoch=epoch,
+                ) from None
+            step += 1
+            losses.append(loss)
+            auxes.append(aux)
+            sizes.append(batch_size_of(batch))
             if bar is not None:
-                bar.set_postfix(
-                    {k: v for k, v in record.items() if k not in ("epoch", "step", "time_s")}
-                )
-                bar.close()
-            if (
-                early_stopping is not None
-                and early_stopping.restore_best
-                and early_stopping.best_epoch(history) == len(history.epochs) - 1
-            ):
-                # A copy: with donation the next step reuses the buffers of `model`.
-                best_model = _copy_arrays(model) if self.donate else model
-            last = epoch == num_epoch - 1
-            if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-                save_checkpoint(
-                    checkpoint_path, model=model, opt_state=opt_state, step=step,
-                    epoch=epoch + 1, key=key, history=history,
-                )
-            report = Report(epoch, step, model, opt_state, dict(record), history)
-            for cb in callbacks:
-                if cb(report) is True:
-                    stop = True
-            if early_stopping is not None and early_stopping.should_stop(history):
-                stop = True
-            if stop:
-                break
-        if early_stopping is not None and early_stopping.restore_best:
-            if early_stopping.best_epoch(history) is not None:
-                model = best_model
-        return model, history
+                bar.update(1)
+                now = time.perf_counter()
+                if now - last_refresh > 0.25:
+                    last_refresh = now
+                    bar.set_postfix(_running(losses, auxes, sizes), refresh=False)
+        return model, opt_state, step, losses, auxes, sizes
+
+    def _record_epoch(self, history, epoch, step, losses, auxes, sizes, test, model, keys,
+                      started, bar) -> dict[str, Any]:
+        """Appends the per-step and per-epoch records (train means, test scores, time)."""
+        losses, auxes = jax.device_get((losses, auxes))
+        first_step = step - len(losses)
+        for i, (loss, aux) in enumerate(zip(losses, auxes)):
+            history.steps.append(
+                {"epoch": epoch, "step": first_step + i, "loss": float(loss),
+                 **{k: float(v) for k, v in aux.items()}}
+            )
+        record = {"epoch": epoch, "step": step}
+        record.update(
+            {f"train_{k}": v for k, v in _weighted_mean(losses, auxes, sizes).items()}
+        )
+        if test is not None:
+            scores = self._evaluate_source(model, test, keys.test(epoch))
+            record.update({f"test_{k}": v for k, v in scores.items()})
+        record["time_s"] = time.perf_counter() - started
+        history.epochs.append(record)
+        if bar is not None:
+            bar.set_postfix(
+                {k: v for k, v in record.items() if k not in ("epoch", "step", "time_s")}
+            )
+            bar.close()
+        return record
+
+
+class _FitKeys:
+    """The keys of a run, derived from its root so that a resumed run draws the same
+    numbers as an uninterrupted one: epoch `e` shuffles with `shuffle(e)`, step `s`
+    trains with `step(s)`, epoch `e` tests with `test(e)`."""
+
+    def __init__(self, key: PRNGKeyArray | None):
+        self.roots = [None if key is None else jax.random.fold_in(key, i) for i in range(3)]
+
+    def _derive(self, which: int, i: int):
+        root = self.roots[which]
+        return None if root is None else jax.random.fold_in(root, i)
+
+    def shuffle(self, epoch: int):
+        return self._derive(0, epoch)
+
+    def step(self, step: int):
+        return self._derive(1, step)
+
+    def test(self, epoch: int):
+        return self._derive(2, epoch)
 
 
 def _positive_int(value: Any) -> bool:

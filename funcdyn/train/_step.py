@@ -69,34 +69,60 @@ def partition_trainable(model: Any, filter_spec: Any = None) -> tuple[Any, Any]:
     return params, eqx.combine(frozen, rest)
 
 
-def _update(fixed, params, opt_state):
-    loss_fn, optimizer, has_aux, rest, batch, key = fixed
-
-    def objective(p):
-        return split_loss_output(loss_fn(eqx.combine(p, rest), batch, key), has_aux)
-
-    (loss, aux), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params)
-    with optax_promotion():
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-    params = eqx.apply_updates(params, updates)
-    return params, opt_state, loss, aux
+ON_NONFINITE = ("raise", "skip", "ignore")
 
 
-# Module-level jits: the cache lives as long as the process, keyed on the loss function,
-# the optimizer and the shapes. With donation only `params` and `opt_state` (arguments 2
-# and 3) give up their buffers; the loss function, the frozen arrays and the batch do not.
-# This general path serves loss functions that hold arrays (and so cannot be hashed).
-_update_jit = eqx.filter_jit(_update)
-_update_jit_donate = eqx.filter_jit(_update, donate="all-except-first")
+class NonFiniteError(FloatingPointError):
+    """A training step produced a NaN or an infinity in the loss, a gradient or an
+    updated parameter (`on_nonfinite="raise"`).
+
+    **Attributes:** `model` and `opt_state` (the last finite ones: the offending update
+    was dropped), `leaves` (the paths of the first non-finite values, e.g.
+    `"grad[1].W"`), `step` and `epoch` (where known, else `None`).
+    """
+
+    def __init__(self, message: str, *, model: Any, opt_state: Any, leaves: list[str],
+                 step: int | None = None, epoch: int | None = None):
+        super().__init__(message)
+        self.model, self.opt_state, self.leaves = model, opt_state, leaves
+        self.step, self.epoch = step, epoch
+
+
+class _ByIdentity:
+    """A static value that cannot be hashed, compared by identity (a new object means
+    a new compilation, as for any static argument)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _ByIdentity) and other.value is self.value
+
+
+def _static(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return _ByIdentity(value)
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    return value.value if isinstance(value, _ByIdentity) else value
 
 
 class _Plan(NamedTuple):
-    """How one model structure splits into trainable leaves and the rest."""
+    """How one model structure splits into trainable leaves, the other arrays and the
+    non-array leaves; and the paths that name its trainable leaves in errors."""
 
     treedef: Any
     trainable: tuple[int, ...]  # positions of the trainable leaves
     frozen: tuple[int, ...]  # positions of the other array leaves
     static: tuple[tuple[int, Any], ...]  # (position, value) of the non-array leaves
+    paths: tuple[str, ...]  # the trainable leaves' paths in the model
 
 
 def _assemble(plan: _Plan, trainable_leaves, frozen_leaves, with_static: bool = True):
@@ -107,39 +133,59 @@ def _assemble(plan: _Plan, trainable_leaves, frozen_leaves, with_static: bool = 
         leaves[i] = leaf
     if with_static:
         for i, leaf in plan.static:
-            leaves[i] = leaf
+            leaves[i] = _unwrap(leaf)
     return plan.treedef.unflatten(leaves)
 
 
-def _fast_update(static, trainable_leaves, frozen_leaves, opt_state, batch, key):
-    plan, loss_fn, optimizer, has_aux = static
+def _all_finite(tree: Any) -> list[Array]:
+    return [jnp.all(jnp.isfinite(x)) for x in jtu.tree_leaves(tree) if eqx.is_inexact_array(x)]
+
+
+def _update(static, trainable_leaves, frozen_leaves, loss_arrays, opt_state, batch, key):
+    plan, loss_static, optimizer, has_aux, check = static
     # The same pytree `init` gave the optimizer: the model with None off the trainables.
     params = _assemble(plan, trainable_leaves, [None] * len(plan.frozen), with_static=False)
     rest = _assemble(plan, [None] * len(plan.trainable), frozen_leaves)
+    loss_fn = eqx.combine(loss_arrays, _unwrap(loss_static))
 
     def objective(p):
         return split_loss_output(loss_fn(eqx.combine(p, rest), batch, key), has_aux)
 
     (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params)
     with optax_promotion():
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-    params = eqx.apply_updates(params, updates)
-    return jtu.tree_leaves(params), opt_state, loss, aux
+        updates, new_opt_state = _unwrap(optimizer).update(grads, opt_state, params)
+    new_leaves = jtu.tree_leaves(eqx.apply_updates(params, updates))
+    if not check:
+        return new_leaves, new_opt_state, loss, aux, jnp.ones((1,), bool)
+    # One fused reduction: the loss, every gradient, every updated parameter.
+    flags = jnp.stack(
+        [jnp.all(jnp.isfinite(loss))] + _all_finite(grads) + [jnp.all(jnp.isfinite(x))
+                                                              for x in new_leaves]
+    )
+    ok = jnp.all(flags)
+    # A non-finite update is dropped: the last finite model and optimizer state stay.
+    new_leaves = [jnp.where(ok, new, old) for new, old in zip(new_leaves, trainable_leaves)]
+    new_opt_state = jtu.tree_map(
+        lambda new, old: jnp.where(ok, new, old) if eqx.is_array(new) else new,
+        new_opt_state, opt_state,
+    )
+    return new_leaves, new_opt_state, loss, aux, flags
 
 
-# The fast path: plain `jax.jit` on flat leaf lists, with the structure, the non-array
-# leaves, the loss and the optimizer as one hashable static argument. Its dispatch costs
-# about what a hand-written jitted step costs, which matters for short steps.
-_fast_jit = jax.jit(_fast_update, static_argnums=0)
-_fast_jit_donate = jax.jit(_fast_update, static_argnums=0, donate_argnums=(1, 3))
+# One compiled step for every loss: the structure, the non-array leaves, the optimizer
+# and the non-array part of the loss are one hashable static argument; the arrays (the
+# trainable and frozen leaves, the loss's own arrays, the batch) are traced. With
+# donation only the trainable leaves and the optimizer state give up their buffers.
+_update_jit = jax.jit(_update, static_argnums=0)
+_update_jit_donate = jax.jit(_update, static_argnums=0, donate_argnums=(1, 4))
 
 
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+def _nonfinite_paths(flags: Any, plan: _Plan) -> list[str]:
+    """The names of the non-finite entries of the flag vector of one step: the loss,
+    the gradients, then the updated parameters (in the order of the trainable leaves)."""
+    names = ["loss"] + [f"grad{p}" for p in plan.paths] + [f"param{p}" for p in plan.paths]
+    bad = [name for name, ok in zip(names, jax.device_get(flags)) if not ok]
+    return bad[:5]
 
 
 def make_step(
@@ -150,6 +196,7 @@ def make_step(
     has_aux: bool = False,
     mesh: jax.sharding.Mesh | None = None,
     donate: bool = False,
+    on_nonfinite: str = "raise",
 ) -> tuple[Callable[[Any], Any], Callable[..., tuple[Any, Any, Array, Any]]]:
     """Builds a jitted optax training step, as an `(init, step)` pair.
 
@@ -182,6 +229,16 @@ def make_step(
       so the updated ones reuse their memory. The `model` and `opt_state` passed to `step`
       are then consumed: use only the returned ones.
 
+    - `on_nonfinite`: what a step does when the loss, a gradient or an updated parameter
+      is NaN or infinite (checked inside the compiled step by one fused reduction):
+        - `"raise"` (default): the update is dropped and a
+          [`funcdyn.train.NonFiniteError`][] names the first non-finite leaves by path;
+          it carries the last finite `model` and `opt_state`. This reads one boolean
+          from the device per step.
+        - `"skip"`: the update is dropped (model and optimizer state stay as they were)
+          and training goes on; the returned loss is the non-finite one, so it shows.
+        - `"ignore"`: no check; non-finite values propagate into the model.
+
     **Returns:** `(init, step)`:
 
     - `init(model) -> opt_state`: the optimizer state of the trainable arrays.
@@ -205,40 +262,44 @@ def make_step(
     check_optimizer(optimizer, "make_step")
     if not isinstance(has_aux, bool):
         raise TypeError(f"make_step: `has_aux` must be a bool, got {has_aux!r}.")
+    if not isinstance(donate, bool):
+        raise TypeError(f"make_step: `donate` must be a bool, got {donate!r}.")
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(
+            f"make_step: `on_nonfinite` must be one of {ON_NONFINITE}, got {on_nonfinite!r}."
+        )
     mesh = check_mesh(mesh, "make_step")
     update = _update_jit_donate if donate else _update_jit
-    fast = _fast_jit_donate if donate else _fast_jit
-    fast_ok = _hashable(loss_fn) and _hashable(optimizer)
-    plans: dict[Any, _Plan | None] = {}
+    loss_arrays, loss_static = eqx.partition(loss_fn, eqx.is_array)
+    loss_static = _static(loss_static)
+    static_optimizer = _static(optimizer)
+    check = on_nonfinite != "ignore"
+    plans: dict[Any, _Plan] = {}
 
-    def plan_of(model: Any, leaves: list, treedef: Any) -> _Plan | None:
+    def plan_of(model: Any, leaves: list, treedef: Any) -> _Plan:
         kinds = tuple(
             2 if eqx.is_inexact_array(leaf) else 1 if eqx.is_array(leaf) else 0
             for leaf in leaves
         )
         cache_key = (treedef, kinds)
         plan = plans.get(cache_key)
-        if plan is None and cache_key not in plans:
+        if plan is None:
             params, _ = partition_trainable(model, filter_spec)
-            try:
-                marks = [leaf is not None for leaf in treedef.flatten_up_to(params)]
-            except (ValueError, TypeError):
-                marks = []
+            marks = [leaf is not None for leaf in treedef.flatten_up_to(params)]
+            paths = [jtu.keystr(p) for p, _ in jtu.tree_flatten_with_path(model)[0]]
+            trainable = tuple(i for i, m in enumerate(marks) if m)
             plan = _Plan(
                 treedef=treedef,
-                trainable=tuple(i for i, m in enumerate(marks) if m),
+                trainable=trainable,
                 frozen=tuple(i for i, (m, k) in enumerate(zip(marks, kinds)) if not m and k),
-                static=tuple((i, leaves[i]) for i, k in enumerate(kinds) if not k),
+                static=tuple((i, _static(leaves[i])) for i, k in enumerate(kinds) if not k),
+                paths=tuple(paths[i] for i in trainable),
             )
-            if len(marks) != len(leaves) or not _hashable(plan.static):
-                plan = None  # unusual structure or unhashable leaves: the general path
             plans[cache_key] = plan
-        if plan is not None and plan.static:
+        elif plan.static:
             # Non-array leaves may change value under the same structure.
-            current = tuple((i, leaves[i]) for i, _ in plan.static)
+            current = tuple((i, _static(leaves[i])) for i, _ in plan.static)
             if current != plan.static:
-                if not _hashable(current):
-                    return None
                 plan = plan._replace(static=current)
         return plan
 
@@ -255,30 +316,33 @@ def make_step(
         return opt_state if mesh is None else replicate(opt_state, mesh)
 
     def step(model: Any, opt_state: Any, batch: Any, key: PRNGKeyArray | None):
-        if fast_ok:
-            leaves, treedef = jtu.tree_flatten(model)
-            plan = plan_of(model, leaves, treedef)
-            if plan is not None:
-                trainable_leaves = [leaves[i] for i in plan.trainable]
-                frozen_leaves = [leaves[i] for i in plan.frozen]
-                if mesh is not None:
-                    batch = shard_batch(batch, mesh)
-                    trainable_leaves, frozen_leaves, opt_state = replicate(
-                        (trainable_leaves, frozen_leaves, opt_state), mesh
-                    )
-                new_leaves, opt_state, loss, aux = fast(
-                    (plan, loss_fn, optimizer, has_aux),
-                    trainable_leaves, frozen_leaves, opt_state, batch, key,
-                )
-                for i, leaf in zip(plan.trainable, new_leaves):
-                    leaves[i] = leaf
-                return treedef.unflatten(leaves), opt_state, loss, aux
-        params, rest = partition_trainable(model, filter_spec)
+        leaves, treedef = jtu.tree_flatten(model)
+        plan = plan_of(model, leaves, treedef)
+        trainable_leaves = [leaves[i] for i in plan.trainable]
+        frozen_leaves = [leaves[i] for i in plan.frozen]
+        arrays = loss_arrays
         if mesh is not None:
             batch = shard_batch(batch, mesh)
-            params, rest, opt_state = replicate((params, rest, opt_state), mesh)
-        fixed = (loss_fn, optimizer, has_aux, rest, batch, key)
-        params, opt_state, loss, aux = update(fixed, params, opt_state)
-        return eqx.combine(params, rest), opt_state, loss, aux
+            trainable_leaves, frozen_leaves, arrays, opt_state = replicate(
+                (trainable_leaves, frozen_leaves, arrays, opt_state), mesh
+            )
+        new_leaves, opt_state, loss, aux, flags = update(
+            (plan, loss_static, static_optimizer, has_aux, check),
+            trainable_leaves, frozen_leaves, arrays, opt_state, batch, key,
+        )
+        for i, leaf in zip(plan.trainable, new_leaves):
+            leaves[i] = leaf
+        model = treedef.unflatten(leaves)
+        if on_nonfinite == "raise" and not bool(flags.all()):
+            bad = _nonfinite_paths(flags, plan)
+            raise NonFiniteError(
+                f"make_step: the training step produced non-finite values in {', '.join(bad)}"
+                f" (loss {float(loss)}); the update was dropped and the error carries the "
+                "last finite model (`err.model`, `err.opt_state`). Lower the learning rate, "
+                "clip gradients (optax.clip_by_global_norm), check the data for NaN, or "
+                "pass on_nonfinite='skip'.",
+                model=model, opt_state=opt_state, leaves=bad,
+            )
+        return model, opt_state, loss, aux
 
     return init, step
