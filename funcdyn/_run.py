@@ -57,12 +57,9 @@ def _record(monitors: Monitors, state: Any) -> Any:
 
 
 def _scan_body(model, monitors, dt, t0, fit, key):
-    float_dtype = jnp.result_type(float)
-
     def body(state, inputs):
         x, i = inputs
-        step_key = None if key is None else jax.random.fold_in(key, i)
-        ctx = Context(t=t0 + i.astype(float_dtype) * dt, i=i, dt=dt, fit=fit, key=step_key)
+        ctx = Context.for_step(i, dt=dt, t0=t0, fit=fit, key=key)
         state, y = model(state, x, ctx)
         return state, (y, _record(monitors, state))
 

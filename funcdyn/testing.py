@@ -47,8 +47,7 @@ def _assert_close(a, b, what: str, rtol: float, atol: float) -> None:
 
 
 def _ctx(dt: float, fit: bool, key, i: int = 0) -> Context:
-    step_key = None if key is None else jax.random.fold_in(key, i)
-    return Context(t=float(i * dt), i=i, dt=dt, fit=fit, key=step_key)
+    return Context.for_step(i, dt=dt, fit=fit, key=key)
 
 
 def perturbed_inputs(x: Any, n: int, *, key=None, scale: float = 0.1) -> Any:

@@ -61,11 +61,39 @@ class Context(eqx.Module):
             raise ValueError(f"Context.dt must be a positive float, got {dt}.")
         if not isinstance(fit, bool):
             raise TypeError(f"Context.fit must be a Python bool, got {fit!r}.")
+        if key is not None and not (
+            isinstance(key, jax.Array)
+            and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                 or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,)))
+        ):
+            raise TypeError(
+                f"Context.key must be None or a jax.random key (jax.random.key(0)), got "
+                f"{key!r}."
+            )
         self.t = jnp.asarray(t, dtype=jnp.result_type(float))
         self.i = jnp.asarray(i, dtype=jnp.int32)
         self.dt = dt
         self.fit = fit
         self.key = key
+
+    @classmethod
+    def for_step(
+        cls,
+        i: ArrayLike,
+        *,
+        dt: float,
+        t0: ArrayLike = 0.0,
+        fit: bool = False,
+        key: PRNGKeyArray | None = None,
+    ) -> "Context":
+        """The context of step `i` of a time loop that starts at `t0`: `t = t0 + i dt` and
+        the key `fold_in(key, i)` (`None` without a root key). Every loop in funcdyn
+        ([`funcdyn.run`][], the trainers, the forecasts, the contract checks) derives its
+        per-step context here, so the same root key gives the same numbers everywhere."""
+        i = jnp.asarray(i, jnp.int32)
+        step_key = None if key is None else jax.random.fold_in(key, i)
+        t = jnp.asarray(t0, jnp.result_type(float)) + i.astype(jnp.result_type(float)) * dt
+        return cls(t=t, i=i, dt=dt, fit=fit, key=step_key)
 
     def child(self, name: int | str) -> "Context":
         """The context of a child part: the same `t`, `i`, `dt`, `fit`, and a key folded

@@ -19,7 +19,7 @@ from .._run import run
 from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ._data import DataSource, batch_size_of
 from ._history import EarlyStopping, History
-from ._sequence_loss import SequenceLoss, _FrozenMonitors
+from ._sequence_loss import SequenceLoss
 from ._sharding import batch_mesh, check_mesh, replicate, shard_batch
 from ._step import (
     check_optimizer,
@@ -295,7 +295,7 @@ class BPTT:
         n = int(np.shape(leaves[0])[axis])
         size = n if batch_size is None else int(batch_size)
         if monitors is not None and not callable(monitors):
-            monitors = _FrozenMonitors(tuple(sorted(dict(monitors).items())))
+            monitors = dict(monitors)
         outs = []
         for start in range(0, n, size):
             chunk = jtu.tree_map(

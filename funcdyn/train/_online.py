@@ -161,8 +161,6 @@ def _online_fit(model, method, xs, ys, state, key, dt, t0, i0, batch_size, time_
     ]
     params = [(d.W, d.b) for d in readouts]
     rule_states = [method.init(d.W, d.b) for d in readouts]
-    float_dtype = jnp.result_type(float)
-
     def with_params(params):
         dense = [
             eqx.tree_at(lambda d: d.W, d, W) if b is None
@@ -178,8 +176,7 @@ def _online_fit(model, method, xs, ys, state, key, dt, t0, i0, batch_size, time_
         m = _Tap(dense[0], 0) if isinstance(tapped, _Tap) else replace_readouts(
             model, [_Tap(d, k) for k, d in enumerate(dense)]
         )
-        step_key = None if key is None else jax.random.fold_in(key, i)
-        ctx = Context(t=t0 + i.astype(float_dtype) * dt, i=i, dt=dt, fit=True, key=step_key)
+        ctx = Context.for_step(i, dt=dt, t0=t0, fit=True, key=key)
         s, out = m(s, x, ctx)
         new_params, new_rule_states = [], []
         for d, (W, b), rule, xr, y in zip(

@@ -17,14 +17,14 @@ class SequenceLoss(eqx.Module):
     The state starts from `model.init_state(batch_size)` for every batch.
     """
 
-    fn: Callable[..., Array] = eqx.field(static=True)
-    dt: float = eqx.field(static=True)
-    metrics: tuple[tuple[str, Callable[..., Array]], ...] = eqx.field(static=True)
-    monitors: Any = eqx.field(static=True)
-    checkpoint: bool | int | None = eqx.field(static=True)
-    fit: bool = eqx.field(static=True)
-    time_major: bool = eqx.field(static=True)
-    unroll: int = eqx.field(static=True)
+    fn: Callable[..., Array]
+    dt: float
+    metrics: tuple[tuple[str, Callable[..., Array]], ...]
+    monitors: Any
+    checkpoint: bool | int | None
+    fit: bool
+    time_major: bool
+    unroll: int
 
     def outputs(self, model: Any, x: Any, key: PRNGKeyArray | None) -> tuple[Any, Any]:
         """`(ys, records)` of the model run over the inputs `x` (layout as the data)."""
@@ -114,8 +114,10 @@ def sequence_loss(
             )
     if monitors is not None and not callable(monitors):
         monitors = dict(monitors)
-        # A dict is unhashable; a sorted tuple keeps the static field hashable.
-        monitors = _FrozenMonitors(tuple(sorted(monitors.items())))
+    if not isinstance(fit, bool):
+        raise TypeError(f"sequence_loss: `fit` must be a bool, got {fit!r}.")
+    if not isinstance(time_major, bool):
+        raise TypeError(f"sequence_loss: `time_major` must be a bool, got {time_major!r}.")
     return SequenceLoss(
         fn=fn,
         dt=float(dt),
@@ -126,30 +128,3 @@ def sequence_loss(
         time_major=time_major,
         unroll=unroll,
     )
-
-
-class _FrozenMonitors(Mapping):
-    """A hashable, read-only dict of monitors."""
-
-    def __init__(self, items):
-        self._items = items
-        self._dict = dict(items)
-
-    def __getitem__(self, name):
-        return self._dict[name]
-
-    def __iter__(self):
-        return iter(self._dict)
-
-    def __len__(self):
-        return len(self._dict)
-
-    def __hash__(self):
-        return hash(self._items)
-
-    def __eq__(self, other):
-        return isinstance(other, _FrozenMonitors) and self._items == other._items
-
-    def items(self):
-        return self._dict.items()
-
