@@ -56,6 +56,22 @@ def _record(monitors: Monitors, state: Any) -> Any:
     return {name: fn(state) for name, fn in monitors.items()}
 
 
+def per_sample_records(model: Any, monitors: Monitors, batch_size: int | None) -> Any:
+    """For each leaf of the records, whether it keeps the batch axis (first, like the
+    state): found by evaluating the monitors, shapes only, on states of two batch sizes.
+    A non-batching model's records have no batch axis."""
+    records = jax.eval_shape(lambda: _record(monitors, model.init_state(
+        batch_size, key=jax.random.key(0)))) if batch_size is not None else None
+    if (batch_size is None or not isinstance(model, DynamicalSystem)
+            or not model.mode.is_batching):
+        return jtu.tree_map(lambda _: False, records)
+    other = jax.eval_shape(lambda: _record(monitors, model.init_state(
+        batch_size + 1, key=jax.random.key(0))))
+    return jtu.tree_map(
+        lambda a, b: len(a.shape) > 0 and a.shape[0] != b.shape[0], records, other
+    )
+
+
 def _scan_body(model, monitors, dt, t0, fit, key):
     def body(state, inputs):
         x, i = inputs
@@ -131,9 +147,11 @@ def run(
     - `progress_bar`: show a tqdm bar; the loop then runs in about 100 compiled chunks
       (for eager calls only).
 
-    **Returns:** `(final_state, ys, records)`: `ys` stacks the per-step outputs and
-    `records` the monitors (an empty dict when there are none), both with the time axis
-    placed as in `xs`.
+    **Returns:** `(final_state, ys, records)`: `ys` stacks the per-step outputs, with
+    the time axis placed as in `xs`; `records` stacks the monitors (an empty dict when
+    there are none): `(T, ...)` for each recorded value, and with `time_major=False`
+    `(batch, T, ...)` for the values that keep the batch axis of a batching model's
+    state (a batch mean or a scalar stays `(T, ...)`).
 
     ```python
     final, ys, rec = funcdyn.run(model, xs, dt=0.1, monitors={"V": lambda s: s.V})
@@ -149,6 +167,8 @@ def run(
             )
     if not isinstance(fit, bool):
         raise TypeError(f"run: `fit` must be a Python bool, got {fit!r}.")
+    if not isinstance(time_major, bool):
+        raise TypeError(f"run: `time_major` must be a Python bool, got {time_major!r}.")
     dt = float(dt)
     if not time_major:
         _num_steps(xs, 1)
@@ -167,7 +187,15 @@ def run(
     if not time_major:
         swap = lambda a: jnp.swapaxes(a, 0, 1) if jnp.ndim(a) >= 2 else a  # noqa: E731
         ys = jtu.tree_map(swap, ys)
-        records = jtu.tree_map(swap, records)
+        if jtu.tree_leaves(records):
+            # Per-sample records become (batch, T, ...) like the inputs; a record without
+            # the batch axis (a batch mean, a scalar) stays (T, ...): the time axis never
+            # moves by the rank of what a monitor returns.
+            leaves = jtu.tree_leaves(xs)
+            batch = int(jnp.shape(leaves[0])[1]) if jnp.ndim(leaves[0]) >= 2 else None
+            flags = per_sample_records(model, monitors, batch)
+            records = jtu.tree_map(lambda a, f: jnp.swapaxes(a, 0, 1) if f else a,
+                                   records, flags)
     return state, ys, records
 
 

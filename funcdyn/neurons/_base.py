@@ -72,6 +72,8 @@ class AbstractNeuron(DynamicalSystem):
     num: int = eqx.field(static=True)
     V_initializer: ParamSpec = eqx.field(static=True)
     V0: Array | None
+    # (name, lower bound is strict) of every parameter with a sign constraint.
+    constrained: tuple[tuple[str, bool], ...] = eqx.field(static=True)
 
     def _set_size(self, size) -> None:
         self.size = _normalize_size(size, type(self).__name__)
@@ -99,6 +101,8 @@ class AbstractNeuron(DynamicalSystem):
         except ValueError as err:
             raise ValueError(f"{owner}: {err}") from err
         check_finite_values(array, name, owner)
+        if positive or nonnegative:
+            self.constrained = (*getattr(self, "constrained", ()), (name, positive))
         values = concrete(array)
         if values is not None:
             if positive and not np.all(values > 0):
@@ -120,6 +124,27 @@ class AbstractNeuron(DynamicalSystem):
             named_key(key, "V_initializer"), default=bcast(self.default_V(), self.size),
         )
         self.V_initializer = static_initializer(V_initializer)
+
+    def check_ranges(self, V: Array) -> Array:
+        """`V`, with a run-time error (`eqx.error_if`, under jit too) when training has
+        driven a parameter out of its range (a time constant to 0 or below: the next
+        steps would be NaN). Only models in training mode are checked: other parameters
+        are validated once, at construction."""
+        constrained = getattr(self, "constrained", ())
+        if not self.mode.is_trainable or not constrained:
+            return V
+        bad = jnp.stack([
+            jnp.any(~(getattr(self, name) > 0)) if strict
+            else jnp.any(~(getattr(self, name) >= 0))
+            for name, strict in constrained
+        ])
+        messages = [
+            f"{type(self).__name__}: the trained parameter `{name}` left its range "
+            f"({'> 0' if strict else '>= 0'}; NaN counts as out of range). Lower the "
+            "learning rate, clip the gradients, or keep it out of training with a filter_spec."
+            for name, strict in constrained
+        ]
+        return eqx.branched_error_if(V, jnp.any(bad), jnp.argmax(bad), messages)
 
     @property
     def train_state(self) -> bool:
@@ -361,7 +386,8 @@ class AbstractSpikingNeuron(AbstractNeuron):
     def __call__(self, state, x: Array | None, ctx: Context):
         self.check_state(state)
         y = tuple(getattr(state, v) for v in self.variables)
-        V = y[0]
+        V = self.check_ranges(y[0])
+        y = (V, *y[1:])
         I = self.check_input(x, V)
         y_new = self.update(y, I, ctx)
         V_new = y_new[0]

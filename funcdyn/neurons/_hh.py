@@ -178,7 +178,7 @@ class HH(AbstractNeuron):
 
     def __call__(self, state: HHState, x: Array | None, ctx: Context) -> tuple[HHState, Array]:
         self.check_state(state)
-        y = (state.V, state.m, state.h, state.n)
+        y = (self.check_ranges(state.V), state.m, state.h, state.n)
         I = self.check_input(x, state.V)
         V, m, h, n = integrate(
             self.solver, self.vector_field, ctx.t, ctx.dt, y, I, self.self_derivative

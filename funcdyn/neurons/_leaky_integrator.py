@@ -102,8 +102,9 @@ class LeakyIntegrator(AbstractNeuron):
     ) -> tuple[LeakyIntegratorState, Array]:
         self.check_state(state)
         I = self.check_input(x, state.V)
+        V0 = self.check_ranges(state.V)
         if self.solver is None:
-            V = leaky_update(state.V, I, self.tau, self.V_rest, self.R, ctx.dt)
+            V = leaky_update(V0, I, self.tau, self.V_rest, self.R, ctx.dt)
         else:
-            (V,) = solver_step(self.solver, self.vector_field, ctx.t, ctx.dt, (state.V,), I)
+            (V,) = solver_step(self.solver, self.vector_field, ctx.t, ctx.dt, (V0,), I)
         return LeakyIntegratorState(V=V), V

@@ -15,7 +15,7 @@ import optax
 from jaxtyping import PRNGKeyArray
 
 from .._checks import check_bool, check_dt
-from .._run import run
+from .._run import per_sample_records, run
 from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ._data import DataSource, batch_size_of
 from ._history import EarlyStopping, History
@@ -296,6 +296,22 @@ class BPTT:
         size = n if batch_size is None else int(batch_size)
         if monitors is not None and not callable(monitors):
             monitors = dict(monitors)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, type(None))) or (
+                batch_size is not None and batch_size < 1):
+            raise ValueError(f"BPTT.predict: `batch_size` must be a positive int or None, "
+                             f"got {batch_size!r}.")
+        if n == 0:
+            raise ValueError("BPTT.predict: `xs` holds no samples.")
+        if monitors is not None and size < n:
+            flags = per_sample_records(model, monitors, size)
+            shared = [jtu.keystr(p) for p, f in jtu.tree_flatten_with_path(flags)[0] if not f]
+            if shared:
+                raise ValueError(
+                    f"BPTT.predict_and_record: the records {shared} do not keep the batch "
+                    f"axis (a batch mean, a scalar), so batches of {size} samples cannot be "
+                    "joined into one record: record per-sample values, or pass no "
+                    "batch_size."
+                )
         outs = []
         for start in range(0, n, size):
             chunk = jtu.tree_map(
@@ -304,7 +320,9 @@ class BPTT:
             )
             k = None if key is None else jax.random.fold_in(key, start)
             outs.append(_predict_jit(model, chunk, k, float(dt), monitors, time_major))
-        ys, records = jtu.tree_map(lambda *a: jnp.concatenate(a, axis=axis), *outs)
+        ys = jtu.tree_map(lambda *a: jnp.concatenate(a, axis=axis), *(o[0] for o in outs))
+        # Per-sample records are (batch, T, ...) or, time-major, (T, batch, ...).
+        records = jtu.tree_map(lambda *a: jnp.concatenate(a, axis=axis), *(o[1] for o in outs))
         return ys, records
 
     # -- training ------------------------------------------------------------------------
