@@ -51,7 +51,7 @@ def test_one_device_mesh_matches_unsharded():
             return {"pop": pop_state, "syn": syn_state}, out
 
     net = Net(pop, syn)
-    xs = 1.5 * jax.random.uniform(jax.random.key(0), (50, 8))
+    xs = 4.0 * jax.random.uniform(jax.random.key(0), (50, 8))
     expected = fd.run(net, xs, dt=1.0)[1]
     sharded = fd.parallel.NeuronSharded(net, fd.parallel.neuron_mesh(), num=8)
     got = jax.jit(lambda s: fd.run(sharded, xs, dt=1.0, state=s)[1])(sharded.init_state())
