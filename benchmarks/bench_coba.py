@@ -35,6 +35,7 @@ import numpy as np
 from jax import lax
 
 import funcdyn as fd
+from _results import result_line  # benchmarks/, the script's folder
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
 from coba_ei import COBA, PARAMS  # noqa: E402
@@ -215,6 +216,8 @@ def main(argv=None):
     print(f"ratio funcdyn / event loop (top_k): {top_k_ratio:.3f}")
     if "dense" in medians:
         print(f"ratio funcdyn / dense: {medians['funcdyn'] / medians['dense']:.4f}")
+    print(result_line("coba.event_loop", ratio, "<=", 1.05))
+    print(result_line("coba.event_loop_top_k", top_k_ratio, "<=", 1.05))
     return ratio
 
 

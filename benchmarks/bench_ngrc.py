@@ -28,6 +28,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import funcdyn  # noqa: E402
+from _results import result_line  # noqa: E402  (benchmarks/, the script's folder)
 
 
 DT = 0.025
@@ -189,6 +190,9 @@ def main(argv=None):
     print(f"fit ratio: {ratio(cases[0][0]):.2f}")
     print(f"large fit ratio: {ratio(cases[1][0]):.2f}")
     print(f"forecast ratio: {ratio(cases[2][0]):.2f}")
+    print(result_line("ngrc.fit", ratio(cases[0][0]), "<=", 1.10))
+    print(result_line("ngrc.fit_large", ratio(cases[1][0]), "<=", 1.10))
+    print(result_line("ngrc.forecast", ratio(cases[2][0]), "<=", 1.05))
 
 
 if __name__ == "__main__":

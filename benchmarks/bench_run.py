@@ -12,6 +12,7 @@ import statistics
 import time
 
 import funcdyn as fd
+from _results import result_line  # benchmarks/, the script's folder
 import jax
 import jax.numpy as jnp
 
@@ -82,6 +83,7 @@ def main(argv=None):
         print(f"  {name:>12}: median {m * 1e3:8.3f} ms")
     ratio = medians["funcdyn"] / medians["hand-written"]
     print(f"ratio funcdyn / hand-written: {ratio:.3f}")
+    print(result_line("run.dense_chain", ratio, "<=", 1.05))
     return ratio
 
 

@@ -11,6 +11,16 @@ the median over rounds of each figure and its ratio to funcdyn.
 
 Outputs: `results.json` (every round's raw figures, the medians, ratios, versions, machine,
 date, command) and `results.md` (the tables). `benchmarks/plot_results.py` draws the plots.
+
+Every benchmark ends with machine-readable lines `RESULT <benchmark>.<figure>
+ratio=<x> goal<=<y>` (or `goal>=`): the suite prints one per headline ratio (funcdyn
+against hand-written JAX, and against the goal's peer), and with `--bench` it also runs
+the `benchmarks/bench_*.py` scripts (all, or those named) and collects their lines. All
+of them go into `results.json` (`result_lines`), `results.md`, and, for a run written to
+the default folder, the `<!-- result-lines:start -->` block of `docs/performance.md`.
+
+    python benchmarks/run_suite.py --workloads --bench            # the bench_*.py only
+    python benchmarks/run_suite.py --bench bench_ngrc bench_scale # the suite and two more
 """
 
 from __future__ import annotations
@@ -33,7 +43,9 @@ ROOT = HERE.parent
 PEERS = HERE / "peers"
 ENVS = HERE / ".envs"
 sys.path.insert(0, str(PEERS))
+sys.path.insert(0, str(HERE))
 import _common as C  # noqa: E402
+from _results import parse_results, result_line  # noqa: E402
 
 # workload -> implementations, in the order they are listed; each names the environment
 # its process runs in ("self": the interpreter running this script).
@@ -237,6 +249,97 @@ def summary(results: dict) -> list[str]:
     return lines
 
 
+# Goals of the suite's own RESULT lines: funcdyn / hand-written JAX (and, for the LSTM,
+# funcdyn / PyTorch's fused nn.LSTM).
+SUITE_GOALS = {("w1_snn", "step_s"): 1.05, ("w2_lstm", "step_s"): 1.05,
+               ("w3_ngrc", "fit_s"): 1.10, ("w3_ngrc", "forecast_s"): 1.05,
+               ("w4_coba", "sim_s"): 1.05, ("w5_hh", "fixed_s"): 1.05,
+               ("w5_hh", "adaptive_s"): 1.05}
+PEER_GOALS = {("w2_lstm", "step_s", "torch"): 1.00}
+
+
+def suite_result_lines(results: dict) -> list[str]:
+    lines = []
+    for (wl, key), goal in SUITE_GOALS.items():
+        impls = results["workloads"].get(wl, {})
+        fd_e, jx_e = impls.get("funcdyn", {}), impls.get("jax", {})
+        if fd_e.get("status") == "ok" and jx_e.get("status") == "ok":
+            fd_v, jx_v = fd_e["median"].get(key), jx_e["median"].get(key)
+            if _is_num(fd_v) and _is_num(jx_v) and jx_v:
+                lines.append(result_line(f"suite.{wl}_{key}_vs_jax", fd_v / jx_v, "<=", goal))
+    for (wl, key, peer), goal in PEER_GOALS.items():
+        impls = results["workloads"].get(wl, {})
+        fd_e, p_e = impls.get("funcdyn", {}), impls.get(peer, {})
+        if fd_e.get("status") == "ok" and p_e.get("status") == "ok":
+            fd_v, p_v = fd_e["median"].get(key), p_e["median"].get(key)
+            if _is_num(fd_v) and _is_num(p_v) and p_v:
+                lines.append(result_line(f"suite.{wl}_{key}_vs_{peer}", fd_v / p_v, "<=", goal))
+    return lines
+
+
+def run_benchmarks(names: list[str], quick: bool, timeout: float) -> list[dict]:
+    """Runs `benchmarks/bench_*.py` (all when `names` is empty) and returns each one's
+    RESULT lines, parsed, with its status."""
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if names:
+        wanted = {n.removesuffix(".py") for n in names}
+        unknown = wanted - {s.stem for s in scripts}
+        if unknown:
+            raise SystemExit(f"run_suite: no benchmark named {sorted(unknown)}; have "
+                             f"{[s.stem for s in scripts]}")
+        scripts = [s for s in scripts if s.stem in wanted]
+    out = []
+    for script in scripts:
+        cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
+        print(f"== {script.name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                                  timeout=timeout)
+            text, rc = proc.stdout, proc.returncode
+        except subprocess.TimeoutExpired as err:
+            text, rc = (err.stdout or b"").decode(errors="replace") if isinstance(
+                err.stdout, bytes) else (err.stdout or ""), "timeout"
+        lines = parse_results(text)
+        status = "ok" if rc == 0 and lines else f"failed ({rc})" if rc else "no RESULT lines"
+        out.append(dict(benchmark=script.stem, status=status, command=shlex.join(cmd),
+                        wall_s=time.perf_counter() - t0, results=lines))
+        for r in lines:
+            print(f"   {r['name']} ratio={r['ratio']:.3f} goal{r['op']}{r['goal']:g} "
+                  f"{'met' if r['met'] else 'NOT met'}", flush=True)
+        if status != "ok":
+            print(f"   {status}: " + (proc.stderr[-500:] if rc not in (0, "timeout") else ""))
+    return out
+
+
+def result_markdown(bench: list[dict]) -> list[str]:
+    lines = ["| benchmark | figure | ratio | goal | met |", "|---|---|---|---|---|"]
+    for b in bench:
+        if not b["results"]:
+            lines.append(f"| {b['benchmark']} | - | - | - | {b['status']} |")
+        for r in b["results"]:
+            met = "-" if r["met"] is None else "yes" if r["met"] else "**no**"
+            lines.append(f"| {b['benchmark']} | {r['name']} | {r['ratio']:.3f} | "
+                         f"{r['op']} {r['goal']:g} | {met} |")
+    return lines
+
+
+RESULT_START, RESULT_END = "<!-- result-lines:start -->", "<!-- result-lines:end -->"
+
+
+def update_performance_page(results: dict, page: Path) -> None:
+    text = page.read_text()
+    if RESULT_START not in text or RESULT_END not in text:
+        raise SystemExit(f"run_suite: {page} has no {RESULT_START} ... {RESULT_END} block")
+    meta = results["meta"]
+    block = [RESULT_START, "", f"Run: {meta['date']} (UTC), commit {meta['commit']}, "
+             f"load average at start {meta['machine']['load_avg_at_start'][0]:.1f}.", ""]
+    block += result_markdown(results["result_lines"]) + ["", RESULT_END]
+    head, rest = text.split(RESULT_START, 1)
+    tail = rest.split(RESULT_END, 1)[1]
+    page.write_text(head + "\n".join(block) + tail)
+
+
 def markdown(results: dict) -> str:
     lines = []
     meta = results["meta"]
@@ -247,6 +350,11 @@ def markdown(results: dict) -> str:
     lines.append("")
     lines += summary(results)
     lines.append("")
+    if results.get("result_lines"):
+        lines.append("### RESULT lines")
+        lines.append("")
+        lines += result_markdown(results["result_lines"])
+        lines.append("")
     for wl, impls in results["workloads"].items():
         keys = headline(wl)
         lines.append(f"### {wl}")
@@ -291,6 +399,9 @@ def main(argv=None):
                    help="also run W4 at 40,000 neurons (100 ms of biological time)")
     p.add_argument("--timeout", type=float, default=900.0, help="per process, seconds")
     p.add_argument("--out", default=None, help="default benchmarks/results")
+    p.add_argument("--bench", nargs="*", default=None,
+                   help="also run these benchmarks/bench_*.py (all when none is named) "
+                        "and collect their RESULT lines")
     args = p.parse_args(argv)
 
     size = "quick" if args.quick else "full"
@@ -364,11 +475,23 @@ def main(argv=None):
                 results["meta"]["w5_reference"] = dict(method=ref["method"],
                                                        n_spikes=ref["n_spikes"])
             results["workloads"][label] = entries
+    suite_lines = suite_result_lines(results)
+    results["result_lines"] = []
+    if suite_lines:
+        results["result_lines"].append(dict(
+            benchmark="run_suite", status="ok", command=results["meta"]["command"],
+            results=parse_results("\n".join(suite_lines))))
+    if args.bench is not None:
+        results["result_lines"] += run_benchmarks(args.bench, args.quick, args.timeout)
     results["meta"]["suite_wall_s"] = time.perf_counter() - t_start
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=C._to_json))
     md = markdown(results)
     (out_dir / "results.md").write_text(md + "\n")
     print(md)
+    if args.out is None and not args.quick and results["result_lines"]:
+        update_performance_page(results, ROOT / "docs" / "performance.md")
+    for line in suite_lines:
+        print(line)
     print(f"wrote {out_dir / 'results.json'} and results.md in "
           f"{results['meta']['suite_wall_s']:.0f} s")
     return results

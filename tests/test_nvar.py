@@ -134,9 +134,23 @@ def test_seed_ngrc_model_trains_only_the_readout():
     assert ys.shape == (30, 8, 3)
 
 
+def test_linear_features_only_by_default():
+    # BrainPy's NVAR(num_in, delay) with order=None: the delayed taps alone.
+    nvar = NVAR(2, 3)
+    assert nvar.order == () and nvar.num_nonlinear == 0 and nvar.num_out == 6
+    assert NVAR(2, 3, None, constant=True).num_out == 7
+    xs = jax.random.normal(jax.random.key(3), (7, 2))
+    ys = np.asarray(_run(nvar, xs))
+    padded = np.concatenate([np.zeros((2, 2)), np.asarray(xs)])
+    expected = np.concatenate([padded[2:], padded[1:-1], padded[:-2]], axis=1)
+    np.testing.assert_array_equal(ys, expected)
+
+
 def test_errors():
     with pytest.raises(ValueError, match="NVAR has no trainable parameters.*TrainingMode"):
         NVAR(3, 2, 2, mode=funcdyn.training_mode)
+    with pytest.raises(ValueError, match="NVAR has no trainable parameters.*TrainingMode"):
+        NVAR(1, 1, mode=funcdyn.training_mode)
     with funcdyn.training_environment():
         with pytest.raises(ValueError, match="does not support TrainingMode"):
             NVAR(3, 2, 2)
@@ -150,8 +164,8 @@ def test_errors():
         NVAR(3, 2, ())
     with pytest.raises(ValueError, match="repeats"):
         NVAR(3, 2, (2, 3, 2))
-    for order in ("2", 2.0, None):
-        with pytest.raises(TypeError, match="`order` must be an int >= 2 or a sequence"):
+    for order in ("2", 2.0):
+        with pytest.raises(TypeError, match="`order` must be None .*, an int >= 2 or a seq"):
             NVAR(3, 2, order)
     with pytest.raises(ValueError, match="`num_in` must be a positive int"):
         NVAR(0, 2, 2)

@@ -32,16 +32,22 @@ def _monomial_indices(num_linear: int, order: int) -> np.ndarray:
 
 
 def _normalise_order(order) -> tuple[int, ...]:
+    if order is None:
+        return ()
     if isinstance(order, (int, np.integer)) and not isinstance(order, bool):
         orders = (int(order),)
     elif isinstance(order, Sequence) and not isinstance(order, str):
         orders = tuple(order)
     else:
         raise TypeError(
-            f"NVAR: `order` must be an int >= 2 or a sequence of them, got {order!r}."
+            f"NVAR: `order` must be None (linear features only), an int >= 2 or a sequence "
+            f"of them, got {order!r}."
         )
     if not orders:
-        raise ValueError("NVAR: `order` is empty; give at least one order >= 2, e.g. order=2.")
+        raise ValueError(
+            "NVAR: `order` is empty; give at least one order >= 2, e.g. order=2, or "
+            "order=None for the linear features only."
+        )
     for n in orders:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
             raise ValueError(
@@ -62,7 +68,7 @@ class NVAR(DynamicalSystem):
     $$O_\text{lin}(t) = x(t) \oplus x(t - s) \oplus \dots \oplus x(t - (k - 1) s),$$
 
     of size `num_in * delay`, and the nonlinear part holds every *unique* monomial of the
-    entries of $O_\text{lin}$ of each requested order (for order 2 the upper triangle of
+    entries of $O_\text{lin}$ of each requested order (none with `order=None`) (for order 2 the upper triangle of
     $O_\text{lin} O_\text{lin}^\top$: $\binom{d+1}{2}$ terms for $d$ linear features).
     The output is
 
@@ -84,7 +90,8 @@ class NVAR(DynamicalSystem):
     - `num_in`: the input size.
     - `delay`: the number `k >= 1` of taps in the linear part.
     - `order`: the order (an int >= 2) or the orders (a sequence of distinct ints >= 2)
-      of the monomials in the nonlinear part.
+      of the monomials in the nonlinear part; `None` (default, as BrainPy's
+      `NVAR(num_in, delay)`) for the linear features only.
     - `stride`: the spacing `s >= 1` of the taps, in steps.
     - `constant`: whether to prepend a constant feature 1.
     - `mode`, `name`: see [`funcdyn.DynamicalSystem`][]; non-batching or batching.
@@ -118,7 +125,7 @@ class NVAR(DynamicalSystem):
         self,
         num_in: int,
         delay: int,
-        order: int | Sequence[int],
+        order: int | Sequence[int] | None = None,
         stride: int = 1,
         constant: bool = False,
         *,

@@ -7,6 +7,15 @@ from ._checkpoint import (
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
+from ._distributed import (
+    initialize as initialize,
+    is_main_process as is_main_process,
+    on_main_process as on_main_process,
+    process_count as process_count,
+    process_index as process_index,
+    process_local_batches as process_local_batches,
+    process_slice as process_slice,
+)
 from ._history import EarlyStopping as EarlyStopping, History as History
 from ._sequence_loss import SequenceLoss as SequenceLoss, sequence_loss as sequence_loss
 from ._sharding import (

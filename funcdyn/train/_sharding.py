@@ -106,12 +106,23 @@ def shard_batch(batch: Any, mesh: Mesh, *, axis: int = 0) -> Any:
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Places every array of `tree` (parameters, optimizer state) whole on every device of
-    `mesh`; other leaves are returned unchanged."""
+    `mesh`; other leaves are returned unchanged.
+
+    On a multi-process run every process must pass the same values (the same model
+    built from the same key, or a loaded checkpoint): each places its copy on its own
+    devices, and the result is one global replicated array."""
     sharding = NamedSharding(mesh, PartitionSpec())
+    multi_process = jax.process_count() > 1
 
     def place(leaf):
-        if isinstance(leaf, (jax.Array, np.ndarray)):
-            return jax.device_put(leaf, sharding)
-        return leaf
+        if not isinstance(leaf, (jax.Array, np.ndarray)):
+            return leaf
+        if multi_process and not (isinstance(leaf, jax.Array) and leaf.sharding == sharding):
+            # The mesh spans devices of other processes: each process supplies the
+            # (identical) value for its own devices.
+            if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+                return jax.device_put(leaf, sharding)
+            return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+        return jax.device_put(leaf, sharding)
 
     return jtu.tree_map(place, tree)
