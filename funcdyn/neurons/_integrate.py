@@ -14,9 +14,18 @@ from .._checks import bcast
 VectorField = Callable[[Array, PyTree, Any], PyTree]
 
 
+# The largest growth exponent `a dt` of one exponential-Euler step: e^60 ~ 1e26 stays
+# finite in float32. A faster upswing (an exponential or quadratic neuron far past its
+# threshold) is integrated with this rate instead: the step still overshoots the
+# threshold by far, so the neuron spikes and resets, instead of overflowing to inf and
+# a NaN reset.
+MAX_GROWTH_EXPONENT = 60.0
+
+
 def _phi1_dt(a: Array, dt: float) -> Array:
-    """`(exp(a dt) - 1) / a`, continuous at `a = 0` where it equals `dt`."""
-    z = a * dt
+    """`(exp(a dt) - 1) / a`, continuous at `a = 0` where it equals `dt`, with the
+    exponent `a dt` capped at `MAX_GROWTH_EXPONENT`."""
+    z = jnp.minimum(a * dt, MAX_GROWTH_EXPONENT)
     small = jnp.abs(z) < 1e-4
     z_safe = jnp.where(small, jnp.ones_like(z), z)
     # Second-order Taylor near 0: the direct formula loses digits to cancellation there.

@@ -10,7 +10,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ..conn import CSRProjection
-from ..synapses import Synapse
+from ..synapses import AbstractSynapse
 from ._mesh import check_neuron_mesh, NEURON_AXIS
 from ._projection import block_weights, ShardedCSRProjection, split_by_post
 
@@ -26,7 +26,7 @@ def check_num(num, mesh: Mesh, who: str) -> None:
         )
 
 
-def _shard_synapse(syn: Synapse, mesh: Mesh) -> Synapse:
+def _shard_synapse(syn: AbstractSynapse, mesh: Mesh) -> AbstractSynapse:
     conn = syn.conn
     if not isinstance(conn, CSRProjection):
         return syn
@@ -44,7 +44,7 @@ def shard_model(model: Any, mesh: Mesh) -> Any:
     """Splits every sparse synapse of `model` over the devices of `mesh` by
     postsynaptic neuron.
 
-    Each [`funcdyn.synapses.Synapse`][] whose connectivity is a
+    Each [`funcdyn.synapses.AbstractSynapse`][] whose connectivity is a
     [`funcdyn.conn.CSRProjection`][] gets a [`funcdyn.parallel.ShardedCSRProjection`][]
     instead (a per-synapse `g_max` is moved into its block layout); nothing else
     changes, so the network's own `__call__` runs as before. Run it under `jax.jit` with
@@ -71,13 +71,13 @@ def shard_model(model: Any, mesh: Mesh) -> Any:
     found = []
 
     def visit(node):
-        if isinstance(node, Synapse):
+        if isinstance(node, AbstractSynapse):
             new = _shard_synapse(node, mesh)
             found.append(new is not node)
             return new
         return node
 
-    out = jtu.tree_map(visit, model, is_leaf=lambda n: isinstance(n, Synapse))
+    out = jtu.tree_map(visit, model, is_leaf=lambda n: isinstance(n, AbstractSynapse))
     if not any(found):
         raise ValueError(
             "shard_model: the model has no synapse with a sparse connectivity "

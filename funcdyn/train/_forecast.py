@@ -31,12 +31,9 @@ def _check_feedback(x_next: Any, x: Any) -> None:
 
 @eqx.filter_jit
 def _forecast(model, state, x0, key, num_steps, dt, feedback, t0, i0):
-    float_dtype = jnp.result_type(float)
-
     def body(carry, i):
         s, x = carry
-        step_key = None if key is None else jax.random.fold_in(key, i)
-        ctx = Context(t=t0 + i.astype(float_dtype) * dt, i=i, dt=dt, fit=False, key=step_key)
+        ctx = Context.for_step(i, dt=dt, t0=t0, fit=False, key=key)
         s, y = model(s, x, ctx)
         x_next = feedback(y, x)
         _check_feedback(x_next, x)
