@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._checks import check_finite_values
 from ..init import parameter
 
 
@@ -19,7 +20,9 @@ def _reversal(value, name: str, who: str) -> Array:
         isinstance(value, numbers.Real) or isinstance(value, (np.ndarray, jnp.ndarray))
     ):
         raise TypeError(f"{who}: `{name}` must be a float or an array, got {value!r}.")
-    return parameter(value, jnp.shape(value), name=name, broadcast=True)
+    array = parameter(value, jnp.shape(value), name=name, broadcast=True)
+    check_finite_values(array, name, who)
+    return array
 
 
 def _bcast(p: Array, shape) -> Array:

@@ -1,5 +1,6 @@
 """The magnesium block of NMDA receptors."""
 
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -38,6 +39,9 @@ class MgBlock(SynOut):
         for name, value in (("cc_Mg", cc_Mg), ("alpha", alpha), ("beta", beta)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"MgBlock: `{name}` must be a float, got {value!r}.")
+        if not all(math.isfinite(v) for v in (cc_Mg, alpha, beta)):
+            raise ValueError(f"MgBlock: `cc_Mg`, `alpha` and `beta` must be finite, got "
+                             f"cc_Mg={cc_Mg}, alpha={alpha}, beta={beta}.")
         if cc_Mg < 0:
             raise ValueError(f"MgBlock: `cc_Mg` must be >= 0, got {cc_Mg}.")
         if not beta > 0:

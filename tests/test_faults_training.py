@@ -1,0 +1,206 @@
+"""Fault injection into training: non-finite losses, gradients and updates under every
+`on_nonfinite` policy, in `make_step` and `BPTT.fit`; resuming without consuming the
+caller's checkpoint; bad trainer arguments; the layout of records."""
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import funcdyn as fd
+from funcdyn import train
+
+pytestmark = pytest.mark.standard_promotion
+
+
+def _model(key=0):
+    with fd.training_environment():
+        return fd.layers.Dense(3, 2, key=jax.random.key(key))
+
+
+def _loss(model, batch, key):
+    x, y = batch
+    _, out = model(None, x, fd.Context())
+    return jnp.mean((out - y) ** 2)
+
+
+def _batch(poison=False):
+    x = jnp.ones((4, 3))
+    if poison:
+        x = x.at[1, 2].set(jnp.nan)
+    return x, jnp.zeros((4, 2))
+
+
+def _finite(tree):
+    return all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(tree)
+               if eqx.is_inexact_array(a))
+
+
+@pytest.mark.parametrize("donate", [False, True])
+def test_raise_keeps_the_last_finite_model(donate):
+    init, step = train.make_step(_loss, optax.sgd(0.1), donate=donate)
+    model = _model()
+    opt_state = init(model)
+    model, opt_state, _, _ = step(model, opt_state, _batch(), None)
+    before = jax.tree_util.tree_map(np.asarray, eqx.filter(model, eqx.is_array))
+    with pytest.raises(train.NonFiniteError, match=r"non-finite values in loss, grad") as info:
+        step(model, opt_state, _batch(poison=True), None)
+    err = info.value
+    assert err.leaves[0] == "loss" and any(p.startswith("grad") for p in err.leaves)
+    assert _finite(err.model) and _finite(err.opt_state)
+    np.testing.assert_array_equal(err.model.W, before.W)
+    # Training goes on from the model the error carries.
+    model2, _, loss, _ = step(err.model, err.opt_state, _batch(), None)
+    assert np.isfinite(float(loss)) and _finite(model2)
+
+
+def test_skip_drops_the_update_and_goes_on():
+    init, step = train.make_step(_loss, optax.sgd(0.1), on_nonfinite="skip")
+    model = _model()
+    opt_state = init(model)
+    new, opt_state2, loss, _ = step(model, opt_state, _batch(poison=True), None)
+    assert np.isnan(float(loss))
+    np.testing.assert_array_equal(new.W, model.W)
+    new, _, loss, _ = step(new, opt_state2, _batch(), None)
+    assert np.isfinite(float(loss)) and not np.allclose(new.W, model.W)
+
+
+def test_ignore_lets_nan_through():
+    init, step = train.make_step(_loss, optax.sgd(0.1), on_nonfinite="ignore")
+    model = _model()
+    new, _, _, _ = step(model, init(model), _batch(poison=True), None)
+    assert not _finite(new)
+
+
+def test_nonfinite_update_from_a_huge_learning_rate_is_caught():
+    init, step = train.make_step(_loss, optax.sgd(1e38))
+    model = _model()
+    opt_state = init(model)
+    x, y = _batch()
+    with pytest.raises(train.NonFiniteError, match=r"param"):
+        for _ in range(5):
+            model, opt_state, _, _ = step(model, opt_state, (x * 1e3, y), None)
+
+
+def test_bad_policy_and_arguments():
+    with pytest.raises(ValueError, match="`on_nonfinite` must be one of"):
+        train.make_step(_loss, optax.sgd(0.1), on_nonfinite="warn")
+    with pytest.raises(TypeError, match="`donate` must be True or False|`donate` must be a bool"):
+        train.make_step(_loss, optax.sgd(0.1), donate="yes")
+    with pytest.raises(ValueError, match="`dt` must be a finite float > 0"):
+        train.BPTT(_model(), _loss, optax.sgd(0.1), dt=-1.0)
+
+
+def _snn(mode_key=0, solver=None):
+    with fd.training_environment():
+        return fd.Sequential(
+            fd.layers.Dense(4, 8, W_initializer=fd.init.KaimingNormal(scale=20.0),
+                            key=jax.random.key(mode_key)),
+            fd.neurons.HH(8, solver=solver) if solver is not None
+            else fd.neurons.LIF(8, V_th=1.0, V_reset=0.0),
+            fd.layers.Dense(8, 3, key=jax.random.key(mode_key + 1)),
+        )
+
+
+def _data(n=16, T=20):
+    X = jax.random.uniform(jax.random.key(2), (n, T, 4))
+    Y = jax.random.randint(jax.random.key(3), (n,), 0, 3)
+    return X, Y
+
+
+LOSS = train.sequence_loss(fd.losses.cross_entropy_max_over_time, dt=0.1)
+
+
+def test_fit_names_epoch_step_and_leaves():
+    X, Y = _data()
+    X = X.at[9, 3, 0].set(jnp.nan)  # a NaN in the second batch of the first epoch
+    trainer = train.BPTT(_snn(), LOSS, optax.adam(1e-3))
+    with pytest.raises(train.NonFiniteError, match=r"fit: epoch 0, step 1: .*loss") as info:
+        trainer.fit((X, Y), num_epoch=2, batch_size=8, shuffle=False, check_finite=False)
+    assert info.value.epoch == 0 and info.value.step == 1
+    assert _finite(info.value.model)
+
+
+def test_fit_with_exploding_hh_raises_instead_of_a_finite_loss():
+    # The reproduction of the issue: forward Euler on HH at dt = 0.1 overflows; the
+    # spikes must not read as silence (a finite ln 3 loss with NaN weights).
+    X, Y = _data(n=8, T=50)
+    trainer = train.BPTT(_snn(solver=diffrax.Euler()), LOSS, optax.adam(1e-2))
+    try:
+        model, history = trainer.fit((10.0 * X, Y), num_epoch=1, batch_size=8, shuffle=False)
+    except train.NonFiniteError as err:
+        assert _finite(err.model)
+    else:
+        assert _finite(model) and np.isfinite(history.epochs[-1]["train_loss"])
+
+
+def test_fit_skip_policy_keeps_a_finite_model():
+    X, Y = _data()
+    X = X.at[9, 3, 0].set(jnp.nan)
+    trainer = train.BPTT(_snn(), LOSS, optax.adam(1e-3), on_nonfinite="skip")
+    model, history = trainer.fit((X, Y), num_epoch=1, batch_size=8, shuffle=False,
+                                 check_finite=False)
+    assert _finite(model) and len(history.steps) == 2
+
+
+def test_resume_never_consumes_the_callers_checkpoint(tmp_path):
+    X, Y = _data()
+    trainer = train.BPTT(_snn(), LOSS, optax.adam(1e-3))  # donate=True by default
+    path = tmp_path / "run.ckpt"
+    trainer.fit((X, Y), num_epoch=1, batch_size=8, key=jax.random.key(0),
+                checkpoint_path=str(path))
+    ckpt = train.load_checkpoint(path, model=trainer.model, opt_state=trainer.init(trainer.model))
+    kept = jax.tree_util.tree_map(np.asarray, eqx.filter(ckpt.model, eqx.is_array))
+    trainer.fit((X, Y), num_epoch=2, batch_size=8, key=jax.random.key(0), resume=ckpt)
+    for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(ckpt.model, eqx.is_array)),
+                    jax.tree_util.tree_leaves(kept)):
+        np.testing.assert_array_equal(np.asarray(a), b)  # still readable, unchanged
+
+
+# -- records: one layout whatever the monitors return -----------------------------------
+
+MONITORS = {
+    "V": lambda s: s.V,                      # per sample: (batch, n)
+    "mean": lambda s: s.V.mean(axis=0),      # batch mean: (n,)
+    "total": lambda s: s.V.sum(),            # scalar
+}
+
+
+def test_run_record_layout_batch_major():
+    lif = fd.neurons.LIF(3, mode=fd.batching_mode)
+    xs = jnp.full((4, 5, 3), 30.0)  # (batch, T, n)
+    _, ys, rec = fd.run(lif, xs, dt=1.0, time_major=False, monitors=MONITORS)
+    assert ys.shape == (4, 5, 3)
+    assert rec["V"].shape == (4, 5, 3) and rec["mean"].shape == (5, 3)
+    assert rec["total"].shape == (5,)
+    np.testing.assert_allclose(rec["mean"], rec["V"].mean(axis=0), rtol=1e-6)
+    _, _, rec_tm = fd.run(lif, jnp.swapaxes(xs, 0, 1), dt=1.0, monitors=MONITORS)
+    assert rec_tm["V"].shape == (5, 4, 3) and rec_tm["mean"].shape == (5, 3)
+    np.testing.assert_allclose(rec_tm["total"], rec["total"], rtol=1e-6)
+
+
+def test_run_record_layout_nonbatching():
+    lif = fd.neurons.LIF(3)
+    _, _, rec = fd.run(lif, jnp.full((5, 3), 30.0), dt=1.0,
+                       monitors={"V": lambda s: s.V, "total": lambda s: s.V.sum()})
+    assert rec["V"].shape == (5, 3) and rec["total"].shape == (5,)
+
+
+def test_predict_and_record_layouts_and_chunks():
+    with fd.training_environment():
+        model = fd.neurons.LIF(3)
+    trainer = train.BPTT(model, LOSS, optax.sgd(0.1))
+    X = jnp.full((8, 5, 3), 30.0)
+    ys, rec = trainer.predict_and_record(X, monitors={"V": lambda s: s.V}, batch_size=3)
+    assert ys.shape == (8, 5, 3) and rec["V"].shape == (8, 5, 3)
+    _, whole = trainer.predict_and_record(X, monitors=MONITORS)
+    assert whole["total"].shape == (5,) and whole["mean"].shape == (5, 3)
+    with pytest.raises(ValueError, match=r"do not keep the batch axis"):
+        trainer.predict_and_record(X, monitors=MONITORS, batch_size=4)
+    with pytest.raises(ValueError, match=r"`batch_size` must be a positive int"):
+        trainer.predict(X, batch_size=0)
+    with pytest.raises(ValueError, match=r"holds no samples"):
+        trainer.predict(X[:0])
