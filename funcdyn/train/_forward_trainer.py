@@ -186,8 +186,9 @@ def _train_sequence(cfg: _Config, metrics, params, rest, opt_state, batch, key, 
     carry = _new_carry(cfg, params, rest, model.init_state(B), opt_state, num_flags)
     collect = bool(metrics)
 
-    def body(inner, t):
+    def body(inner, _):
         params, carry = inner
+        t = carry.t
         x_t = _time_slice(x, t)
         target = _time_slice(y, t) if cfg.per_step_targets else y
         k_t = None if key is None else jax.random.fold_in(key, t)
@@ -196,7 +197,7 @@ def _train_sequence(cfg: _Config, metrics, params, rest, opt_state, batch, key, 
 
     # Inputs are read in place one step at a time (no transposed copy), and nothing per
     # step is stacked unless metrics need the outputs: memory does not grow with T.
-    (params, carry), ys = jax.lax.scan(body, (params, carry), jnp.arange(T))
+    (params, carry), ys = jax.lax.scan(body, (params, carry), None, length=T)
     params, carry = _flush(cfg, params, carry)
     aux = {}
     if collect:
@@ -439,25 +440,11 @@ class ForwardTrainer:
         params, rest = self._split(model)
         state = jax.eval_shape(lambda: model.init_state(batch_size))
         if self.method == "rtrl":
-            y = jax.eval_shape(
-                lambda s: model(s, jnp.zeros(self._input_shape(model, batch_size)),
-                                Context(dt=self.dt))[1], state,
-            ) if self._input_shape(model, batch_size) is not None else None
-            Y = sum(int(np.prod(a.shape)) for a in jtu.tree_leaves(y)) if y is not None else 0
-            return rtrl_bytes(params, state, Y)
+            return rtrl_bytes(params, state)
         traces = jax.eval_shape(lambda: _new_carry(
             self._cfg, params, rest, model.init_state(batch_size), None, 1).traces)
         return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize
                    for a in jtu.tree_leaves(traces))
-
-    @staticmethod
-    def _input_shape(model, batch_size):
-        num_in = getattr(model, "num_in", None)
-        if num_in is None and hasattr(model, "layers"):
-            num_in = getattr(model.layers[0], "num_in", None)
-        if num_in is None:
-            return None
-        return (batch_size, num_in) if model.mode.is_batching else (num_in,)
 
     def _check_memory(self, model, batch_size):
         if self.method != "rtrl":
@@ -465,7 +452,7 @@ class ForwardTrainer:
         params, _ = self._split(model)
         state = jax.eval_shape(lambda: model.init_state(batch_size))
         S, P = rtrl_sizes(params, state)
-        need = rtrl_bytes(params, state, 0)
+        need = rtrl_bytes(params, state)
         if need > self.max_memory:
             raise ValueError(
                 f"ForwardTrainer: method='rtrl' needs influence matrices of {S} state values "

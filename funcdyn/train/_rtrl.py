@@ -17,22 +17,26 @@ def _split_state(state: Any) -> tuple[Any, Any]:
     return eqx.partition(state, eqx.is_inexact_array)
 
 
+def _inexact(a: Any) -> bool:
+    dtype = getattr(a, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.inexact)
+
+
 def rtrl_sizes(params: Any, state: Any) -> tuple[int, int]:
     """`(S, P)`: the number of state values that carry derivatives and of trainable
-    parameter values."""
-    diff, _ = _split_state(state)
-    S = sum(int(np.prod(np.shape(a))) for a in jtu.tree_leaves(diff))
+    parameter values (arrays or shape structs)."""
+    S = sum(int(np.prod(np.shape(a))) for a in jtu.tree_leaves(state) if _inexact(a))
     P = sum(int(np.prod(np.shape(a))) for a in jtu.tree_leaves(params))
     return S, P
 
 
-def rtrl_bytes(params: Any, state: Any, num_outputs: int) -> int:
+def rtrl_bytes(params: Any, state: Any) -> int:
     """The memory one RTRL step holds: the influence matrix before and after the step
-    (`2 S P`), the parameter directions (`P^2`) and the output sensitivities (`P Y`)."""
+    (`2 S P` values) and the parameter directions (`P^2`)."""
     S, P = rtrl_sizes(params, state)
     leaves = jtu.tree_leaves(params)
     itemsize = np.dtype(leaves[0].dtype).itemsize if leaves else 4
-    return itemsize * (2 * S * P + P * P + P * num_outputs)
+    return itemsize * (2 * S * P + P * P)
 
 
 class RTRLRule(eqx.Module):
