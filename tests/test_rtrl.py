@@ -112,6 +112,15 @@ def test_sequence_path_equals_stream_with_online_updates():
         m, carry, _, l = trainer.step(m, carry, x[:, t], y[:, t])
         losses.append(l)
     assert int(carry.updates) == 2  # after steps 4 and 8
+    # The same stream in two compiled chunks (5 + 4 steps): the same model and losses.
+    chunked = trainer.init(model, 2)
+    mc, chunked, ys1, l1 = trainer.run_stream(model, chunked, x[:, :5], y[:, :5])
+    mc, chunked, ys2, l2 = trainer.run_stream(mc, chunked, x[:, 5:], y[:, 5:])
+    assert ys1.shape == (2, 5, 1) and l2.shape == (4,)
+    np.testing.assert_allclose(jnp.concatenate([l1, l2]), jnp.stack(losses), rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(eqx.filter(mc, eqx.is_array)),
+                    jax.tree.leaves(eqx.filter(m, eqx.is_array))):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
     m, carry = trainer.flush(m, carry)  # the incomplete last window, as train_batch does
     assert int(carry.updates) == 3
     for a, b in zip(jax.tree.leaves(eqx.filter(batch_model, eqx.is_array)),

@@ -177,6 +177,30 @@ def _metric_values(cfg_metrics, ys, y):
     return {name: metric(ys, y) for name, metric in cfg_metrics}
 
 
+def _scan(cfg: _Config, params, rest, carry, x, y, key, fixed, collect: bool):
+    """Runs the online step over the time axis (axis 1) of `x`, from `carry`."""
+    T = int(jtu.tree_leaves(x)[0].shape[1])
+
+    def body(inner, _):
+        params, carry = inner
+        t = carry.t
+        x_t = _time_slice(x, t - t0)
+        target = _time_slice(y, t - t0) if cfg.per_step_targets else y
+        k_t = None if key is None else jax.random.fold_in(key, t)
+        params, carry, y_t, loss = _core_step(cfg, params, rest, carry, x_t, target, k_t,
+                                              fixed)
+        return (params, carry), ((y_t, loss) if collect else None)
+
+    t0 = carry.t
+    # Inputs are read in place one step at a time (no transposed copy), and nothing per
+    # step is stacked unless asked for: memory does not grow with T.
+    (params, carry), out = jax.lax.scan(body, (params, carry), None, length=T)
+    if collect:
+        ys, losses = out
+        return params, carry, jtu.tree_map(lambda a: jnp.swapaxes(a, 0, 1), ys), losses
+    return params, carry, None, None
+
+
 def _train_sequence(cfg: _Config, metrics, params, rest, opt_state, batch, key, fixed):
     x, y = batch
     model = eqx.combine(params, rest)
@@ -184,28 +208,18 @@ def _train_sequence(cfg: _Config, metrics, params, rest, opt_state, batch, key, 
     T = int(jtu.tree_leaves(x)[0].shape[1])
     num_flags = 1 + 2 * len(jtu.tree_leaves(params))
     carry = _new_carry(cfg, params, rest, model.init_state(B), opt_state, num_flags)
-    collect = bool(metrics)
-
-    def body(inner, _):
-        params, carry = inner
-        t = carry.t
-        x_t = _time_slice(x, t)
-        target = _time_slice(y, t) if cfg.per_step_targets else y
-        k_t = None if key is None else jax.random.fold_in(key, t)
-        params, carry, y_t, _ = _core_step(cfg, params, rest, carry, x_t, target, k_t, fixed)
-        return (params, carry), (y_t if collect else None)
-
-    # Inputs are read in place one step at a time (no transposed copy), and nothing per
-    # step is stacked unless metrics need the outputs: memory does not grow with T.
-    (params, carry), ys = jax.lax.scan(body, (params, carry), None, length=T)
+    params, carry, ys, _ = _scan(cfg, params, rest, carry, x, y, key, fixed, bool(metrics))
     params, carry = _flush(cfg, params, carry)
-    aux = {}
-    if collect:
-        aux = _metric_values(metrics, jtu.tree_map(lambda a: jnp.swapaxes(a, 0, 1), ys), y)
+    aux = _metric_values(metrics, ys, y) if metrics else {}
     info = (carry.updates, carry.skipped, carry.bad_update, carry.bad_t, carry.bad_leaves)
     return params, carry.opt_state, carry.total_loss / T, aux, info
 
 
+def _run_stream(cfg: _Config, params, rest, carry, x, y, key, fixed):
+    return _scan(cfg, params, rest, carry, x, y, key, fixed, True)
+
+
+_run_stream_jit = eqx.filter_jit(_run_stream)
 _train_sequence_jit = eqx.filter_jit(_train_sequence)
 
 
@@ -512,6 +526,31 @@ class ForwardTrainer:
         model = eqx.combine(params, rest)
         self._raise_if_bad(model, carry.bad_update, carry.bad_t, carry.bad_leaves, params)
         return model, carry
+
+    def run_stream(self, model: Any, carry: OnlineCarry, xs: Any, targets: Any, *,
+                   key: PRNGKeyArray | None = None) -> tuple[Any, OnlineCarry, Any, Array]:
+        """Many steps of `step` in one compiled loop: a chunk `xs: (batch, T_chunk, ...)`
+        of a stream, continuing from `carry` (the state is not reset, updates every `k`
+        steps carry on across chunks). `targets` is `(batch, T_chunk, ...)` with
+        `targets="step"`, else one target per stream. Step `t` of the stream draws from
+        `fold_in(key, t)`.
+
+        **Returns:** `(model, carry, ys, losses)`: `ys: (batch, T_chunk, ...)` and the
+        per-step losses `(T_chunk,)` (memory `O(T_chunk)` for these only).
+        """
+        leaves = jtu.tree_leaves(xs)
+        if not leaves or any(np.ndim(a) < 2 for a in leaves):
+            raise ValueError(
+                "ForwardTrainer.run_stream: `xs` must be a chunk (batch, T_chunk, ...) with a "
+                "time axis."
+            )
+        params, rest = self._split(model)
+        params, carry, ys, losses = _run_stream_jit(
+            self._cfg, params, rest, carry, xs, targets, key, self.feedback_matrix
+        )
+        model = eqx.combine(params, rest)
+        self._raise_if_bad(model, carry.bad_update, carry.bad_t, carry.bad_leaves, params)
+        return model, carry, ys, losses
 
     def _raise_if_bad(self, model, bad_update, bad_t, bad_leaves, params, where=""):
         if self.on_nonfinite != "raise":
