@@ -33,13 +33,12 @@ import time
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import funcdyn as fd  # noqa: E402
-from funcdyn import train  # noqa: E402
+import funcdyn as fd
+from funcdyn import train
 
 TAU, TAU_OUT, V_TH, ALPHA = 20.0, 20.0, 0.5, 5.0
 

@@ -25,7 +25,6 @@ It prints the decision accuracy of each block of trials, saves the learning curv
 
 import argparse
 import json
-import math
 import os
 import time
 
@@ -158,7 +157,7 @@ def main():
     for start in range(0, T, chunk):
         stop = min(T, start + chunk)
         xs = x[:, start:stop]
-        ts = jax.tree.map(lambda a: a[:, start:stop], y)
+        ts = jax.tree.map(lambda a, lo=start, hi=stop: a[:, lo:hi], y)
         model, carry, ys, _ = trainer.run_stream(model, carry, xs, ts)
         acc = accuracy_per_trial(ys, side[:, start // TRIAL: stop // TRIAL]).mean()
         curve.append(float(acc))

@@ -72,7 +72,7 @@ def _hand_eprop(kind, net, x, labels, feedback):
             for s in eps:
                 p = pre[s][:, :, None]
                 eV, ea = eps[s]
-                c = lambda d: {k: v[:, None, :] for k, v in d.items()}  # noqa: E731
+                c = lambda d: {k: v[:, None, :] for k, v in d.items()}
                 dz_, dV_, da_ = c(dz), c(dV), c(da)
                 e = dz_["V"] * eV + dz_["a"] * ea + dz_["I"] * p
                 eps[s] = np.stack([dV_["V"] * eV + dV_["a"] * ea + dV_["I"] * p,

@@ -21,7 +21,6 @@ def _rel(a, b):
 def _stream_grads(trainer, model, x, y, per_step=False):
     """The mean per-step gradient gathered by the streaming API over a sequence."""
     carry = trainer.init(model, x.shape[0])
-    spikes = 0.0
     for t in range(x.shape[1]):
         target = y[:, t] if per_step else y
         model, carry, _, _ = trainer.step(model, carry, x[:, t], target)
@@ -115,7 +114,7 @@ def test_sequence_path_equals_stream_with_online_updates():
     # The same stream in two compiled chunks (5 + 4 steps): the same model and losses.
     chunked = trainer.init(model, 2)
     mc, chunked, ys1, l1 = trainer.run_stream(model, chunked, x[:, :5], y[:, :5])
-    mc, chunked, ys2, l2 = trainer.run_stream(mc, chunked, x[:, 5:], y[:, 5:])
+    mc, chunked, _, l2 = trainer.run_stream(mc, chunked, x[:, 5:], y[:, 5:])
     assert ys1.shape == (2, 5, 1) and l2.shape == (4,)
     np.testing.assert_allclose(jnp.concatenate([l1, l2]), jnp.stack(losses), rtol=1e-6)
     for a, b in zip(jax.tree.leaves(eqx.filter(mc, eqx.is_array)),

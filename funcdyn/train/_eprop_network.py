@@ -15,7 +15,7 @@ from jaxtyping import Array, PRNGKeyArray
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
-from ..init import KaimingNormal, parameter, ZeroInit
+from ..init import KaimingNormal, ZeroInit, parameter
 
 
 class EPropState(eqx.Module):

@@ -19,9 +19,9 @@ from jaxtyping import Array, PRNGKeyArray
 from .._core._context import Context
 from .._run import run
 from ._data import DataSource, batch_size_of
-from ._eprop import check_eprop_model, EPropRule
-from ._rtrl import rtrl_bytes, rtrl_sizes, RTRLRule
-from ._trace_rule import check_trace_model, TraceRule
+from ._eprop import EPropRule, check_eprop_model
+from ._rtrl import RTRLRule, rtrl_bytes, rtrl_sizes
+from ._trace_rule import TraceRule, check_trace_model
 
 _METHODS = ("rtrl", "eprop", "trace")
 _POLICIES = ("raise", "skip", "ignore")
@@ -601,7 +601,7 @@ class ForwardTrainer:
             self.feedback_matrix,
         )
         model = eqx.combine(params, rest)
-        updates, skipped, bad_update, bad_t, bad_leaves = info
+        _, skipped, bad_update, bad_t, bad_leaves = info
         self._raise_if_bad(model, bad_update, bad_t, bad_leaves, params, " of the batch")
         return model, opt_state, loss, aux, skipped
 
@@ -619,7 +619,7 @@ class ForwardTrainer:
         size = n if batch_size is None else int(batch_size)
         outs = []
         for start in range(0, n, size):
-            chunk = jtu.tree_map(lambda a: a[start: start + size], xs)
+            chunk = jtu.tree_map(lambda a, s=start: a[s: s + size], xs)
             k = None if key is None else jax.random.fold_in(key, start)
             outs.append(_predict_jit(model, chunk, k, self.dt))
         return jtu.tree_map(lambda *a: jnp.concatenate(a, axis=0), *outs)
@@ -683,8 +683,7 @@ class ForwardTrainer:
         `train_loss`, `train_<metric>`, `test_loss`, `test_<metric>`, `skipped_updates`
         and `time_s`.
         """
-        from . import (Checkpoint, EarlyStopping, History, load_checkpoint, Report,
-                       save_checkpoint)
+        from . import Checkpoint, EarlyStopping, History, Report, load_checkpoint, save_checkpoint
 
         if not _positive_int(num_epoch):
             raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")

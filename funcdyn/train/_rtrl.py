@@ -73,7 +73,7 @@ class RTRLRule(eqx.Module):
             y_vec, _ = ravel_pytree(y)
             return (new_vec, y_vec), (new_diff, new_const, y)
 
-        (new_vec, y_vec), lin, (new_diff, new_const, y) = jax.linearize(
+        _, lin, (new_diff, new_const, y) = jax.linearize(
             f, s_vec, p_vec, has_aux=True
         )
         directions = jnp.eye(p_vec.shape[0], dtype=p_vec.dtype)
