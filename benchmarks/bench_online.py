@@ -203,8 +203,8 @@ def main():
         print(f"{name:28s} {shown} {ratio:12.2f}")
     e = table
     eprop_ratio = e[hi]["e-prop (funcdyn)"]["temp_MB"] / e[lo]["e-prop (funcdyn)"]["temp_MB"]
-    time_ratio = statistics.median(
-        e[T]["e-prop (funcdyn)"]["time_s"] / e[T]["e-prop (hand-written)"]["time_s"] for T in Ts)
+    # At the longest T, where the per-call overhead is amortised.
+    time_ratio = e[hi]["e-prop (funcdyn)"]["time_s"] / e[hi]["e-prop (hand-written)"]["time_s"]
     print(f"RESULT online.eprop_memory_{hi}_over_{lo} ratio={eprop_ratio:.3f} goal<=1.1")
     if "BPTT" in e[hi]:
         bptt_ratio = e[hi]["BPTT"]["temp_MB"] / e[lo]["BPTT"]["temp_MB"]

@@ -506,7 +506,9 @@ class ForwardTrainer:
              key: PRNGKeyArray | None = None) -> tuple[Any, OnlineCarry, Any, Array]:
         """One time step: runs the model on `x` (`(batch, ...)`), updates the traces,
         accumulates the gradient of `loss_fn(y, target)`, and applies an optimizer update
-        when `k` steps have gathered (never with `k=None`: call `flush`).
+        when `k` steps have gathered (never with `k=None`: call `flush`). With
+        `on_nonfinite="raise"` each call reads one flag back from the device to check for
+        a non-finite update; `run_stream` checks once per chunk.
 
         **Returns:** `(model, carry, y, loss)`: the (possibly updated) model, the new
         carry, the step's output and loss.
