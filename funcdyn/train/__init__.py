@@ -54,3 +54,8 @@ from ._ridge import (
     ridge_regression as ridge_regression,
     RidgeRegression as RidgeRegression,
 )
+from ._eprop import EPropRule as EPropRule
+from ._eprop_network import EPropNetwork as EPropNetwork, EPropState as EPropState
+from ._forward_trainer import ForwardTrainer as ForwardTrainer, OnlineCarry as OnlineCarry
+from ._rtrl import RTRLRule as RTRLRule
+from ._trace_rule import TraceRule as TraceRule
