@@ -154,6 +154,9 @@ MODELS: dict[str, Case] = {
                         _normal((2, 2, 2, 2)), check=dict(fit=True), modes=("training",)),
     "NVAR": Case(L.NVAR, lambda m: L.NVAR(3, 2, order=2, constant=True, mode=m),
                  _normal((3,)), modes=("nonbatching", "batching")),
+    "EPropNetwork": Case(fd.train.EPropNetwork, lambda m: fd.train.EPropNetwork(
+        N.LIF(5, V_th=1.0, V_reset=0.0, mode=m), 3, 2, mode=m, key=K), _normal((3,)),
+        check=dict(steps=3)),
     "Reservoir": Case(L.Reservoir, lambda m: L.Reservoir(
         3, 20, rec_connectivity=0.3, key=K, mode=m), _normal((3,))),
 }

@@ -78,6 +78,7 @@ class AbstractNeuron(DynamicalSystem):
     def _set_size(self, size) -> None:
         self.size = _normalize_size(size, type(self).__name__)
         self.num = math.prod(self.size)
+        self.constrained = ()
 
     def _parameter(
         self,
@@ -102,7 +103,7 @@ class AbstractNeuron(DynamicalSystem):
             raise ValueError(f"{owner}: {err}") from err
         check_finite_values(array, name, owner)
         if positive or nonnegative:
-            self.constrained = (*getattr(self, "constrained", ()), (name, positive))
+            self.constrained = (*self.constrained, (name, positive))
         values = concrete(array)
         if values is not None:
             if positive and not np.all(values > 0):
@@ -130,7 +131,7 @@ class AbstractNeuron(DynamicalSystem):
         driven a parameter out of its range (a time constant to 0 or below: the next
         steps would be NaN). Only models in training mode are checked: other parameters
         are validated once, at construction."""
-        constrained = getattr(self, "constrained", ())
+        constrained = self.constrained
         if not self.mode.is_trainable or not constrained:
             return V
         bad = jnp.stack([

@@ -22,6 +22,7 @@ from ._data import DataSource, batch_size_of
 from ._eprop import EPropRule, check_eprop_model
 from ._rtrl import RTRLRule, rtrl_bytes, rtrl_sizes
 from ._trace_rule import TraceRule, check_trace_model
+from ._step import NonFiniteError
 
 _METHODS = ("rtrl", "eprop", "trace")
 _POLICIES = ("raise", "skip", "ignore")
@@ -312,7 +313,7 @@ class ForwardTrainer:
     - `filter_spec`: which arrays to train (default [`funcdyn.trainable`][]).
     - `on_nonfinite`: what a non-finite loss, gradient or updated parameter does at an
       update (checked inside the compiled step with one fused reduction): `"raise"`
-      (default) keeps the last finite parameters and raises a `FloatingPointError` naming
+      (default) keeps the last finite parameters and raises a [`funcdyn.train.NonFiniteError`][] naming
       the update, the time step and the first non-finite leaves by path (the model is in
       `trainer.last_finite_model`); `"skip"` drops that update and counts it
       (`skipped_updates` in the history); `"ignore"` applies it.
@@ -562,13 +563,14 @@ class ForwardTrainer:
             return
         self.last_finite_model = model
         names = [n for n, b in zip(_leaf_names(params), np.asarray(bad_leaves)) if b]
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"ForwardTrainer: non-finite values at optimizer update {bad_update} (time step "
             f"{int(bad_t)}{where}) in: {', '.join(names[:5])}"
             + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             + ". The update was not applied: the last finite model is in "
             "trainer.last_finite_model. Lower the learning rate, clip gradients, or pass "
-            "on_nonfinite='skip'."
+            "on_nonfinite='skip'.",
+            model=model, opt_state=None, leaves=names[:5], step=bad_update,
         )
 
     # -- BPTT with the same objective ------------------------------------------------
