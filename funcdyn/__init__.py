@@ -34,3 +34,4 @@ from ._core._trainable import trainable as trainable
 from ._run import run as run
 
 __version__ = "0.1.0"
+from . import nir as nir
