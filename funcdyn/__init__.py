@@ -33,5 +33,6 @@ from ._core._system import DynamicalSystem as DynamicalSystem
 from ._core._trainable import trainable as trainable
 from ._run import run as run
 
+from . import nir as nir  # imports the `nir` package only when a conversion runs
+
 __version__ = "0.1.0"
-from . import nir as nir
