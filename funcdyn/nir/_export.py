@@ -82,8 +82,8 @@ class _Exporter:
         if isinstance(part, NIRNetwork):
             graph = self.network(part)
             return [("graph", graph)], dict(part.outputs)[part.outputs[0][0]], False
-        if isinstance(part, layers.Identity):
-            return [], shape, False
+        if isinstance(part, (layers.Identity, neurons.InputGroup)):
+            return [], shape, False  # pass-throughs: nothing to write
         if isinstance(part, layers.Dense):
             W = _np(part.W).T.copy()
             if part.b is None:
