@@ -559,3 +559,44 @@ def test_live_interop(tmp_path):
     for case in TOOL_CASES:
         _, d, ys = run_fixture(case, directory=tmp_path)
         np.testing.assert_array_equal(ys, d["spikes"])
+
+
+def test_flatten_with_pytorch_dims_is_read_with_a_warning():
+    w = np.ones((2, 12), np.float32)
+    nodes = [nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=1, end_dim=-1),
+             nir.Linear(weight=w)]
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([3, 2, 2])),
+                            "flat": nodes[0], "lin": nodes[1],
+                            "out": nir.Output(output_type=np.array([2]))},
+                     edges=[("in", "flat"), ("flat", "lin"), ("lin", "out")], type_check=False)
+    with pytest.warns(UserWarning, match="read as PyTorch's dims"):
+        m = from_nir(g, dt=1.0)
+    _, y = m(m.init_state(), jnp.ones((3, 2, 2)), funcdyn.Context())
+    np.testing.assert_allclose(y, [12.0, 12.0])
+    # the NIR reading, when it fits, is used as is (start_dim=0: a full flatten)
+    g.nodes["flat"] = nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0)
+    m = from_nir(g, dt=1.0)
+    assert m.layers[0].start_dim == 0
+
+
+def test_sinabs_style_cnn_with_empty_output_shape():
+    # Sinabs-like export: Conv2d without bias, IF, SumPool2d, Flatten, Linear; an Output
+    # whose shape was not written.
+    rng = np.random.default_rng(1)
+    conv = nir.Conv2d(input_shape=None, weight=rng.normal(size=(4, 2, 3, 3)).astype(np.float32),
+                      stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(4, np.float32))
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([2, 6, 6])), "conv": conv,
+               "if": nir.IF(r=f32(4, 6, 6, value=1.0), v_threshold=f32(4, 6, 6, value=1.0),
+                            v_reset=f32(4, 6, 6, value=0.0)),
+               "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+               "flat": nir.Flatten(input_type=None, start_dim=0),
+               "lin": nir.Linear(weight=rng.normal(size=(3, 36)).astype(np.float32)),
+               "out": nir.Output(output_type=None)},
+        edges=[("in", "conv"), ("conv", "if"), ("if", "pool"), ("pool", "flat"),
+               ("flat", "lin"), ("lin", "out")], type_check=False)
+    m = from_nir(g, dt=1.0, per_step_if=True, mode=funcdyn.batching_mode)
+    xs = (jax.random.uniform(jax.random.key(0), (5, 2, 2, 6, 6)) < 0.5).astype(jnp.float32)
+    ys, _ = simulate(m, xs, 1.0)
+    assert ys.shape == (5, 2, 3) and np.all(np.isfinite(ys))

@@ -39,6 +39,16 @@ def _arr(node, field: str, where: str) -> np.ndarray:
     return a
 
 
+def _text(value):
+    """A padding string as str, whether it came as str, bytes or a 0-d/1-element array
+    of either (as h5py returns it); anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SUO" and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes):
+        value = value.decode("utf8")
+    return str(value) if isinstance(value, np.str_) else value
+
+
 def _shape_of(value) -> tuple[int, ...] | None:
     if value is None:
         return None
@@ -111,16 +121,45 @@ class _Importer:
         if isinstance(node, (n.SumPool2d, n.AvgPool2d)):
             return self.pool_layer(name, node, shape)[1]
         if isinstance(node, n.Flatten):
-            start, end = int(node.start_dim), int(node.end_dim)
-            nd = len(shape)
-            if not (-nd <= start < nd and -nd <= end < nd) or start % nd > end % nd:
-                raise ValueError(f"{where}: start_dim={start}, end_dim={end} do not fit its "
-                                 f"input of shape {shape}.")
-            s, e = start % nd, end % nd
-            return shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
+            return self.flatten(name, node, shape)
         if isinstance(node, n.NIRGraph):
             return self.subgraph_shapes(name, node, shape)
         return shape
+
+    def flatten(self, name, node, shape):
+        where = f"node {name!r} (Flatten)"
+        nd = len(shape)
+
+        def reading(start, end):
+            if not (-nd <= start < nd and -nd <= end < nd) or start % nd > end % nd:
+                return None
+            s, e = start % nd, end % nd
+            return (s, e), shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
+
+        start, end = int(node.start_dim), int(node.end_dim)
+        nir_reading = reading(start, end)
+        # Some exporters write PyTorch's dims, which count the batch axis (start_dim=1 for
+        # a full flatten). When the NIR reading cannot feed the next node but that one
+        # can, use it, and say so.
+        graph = self.current_graph
+        succ = [b for a, b in graph.edges if a == name]
+        wants = {self.fixed_shape(b, graph.nodes[b]) for b in succ} - {None}
+        torch_reading = reading(start - 1, end - 1 if end > 0 else end) if start > 0 else None
+        if (nir_reading is not None and wants and nir_reading[1] not in wants
+                and torch_reading is not None and torch_reading[1] in wants):
+            import warnings
+
+            warnings.warn(
+                f"{where}: start_dim={start}, end_dim={end} on an input of shape {shape} "
+                f"gives {nir_reading[1]}, which does not fit the next node; read as "
+                "PyTorch's dims (counting a batch axis), it gives "
+                f"{torch_reading[1]}, which does: using that.", stacklevel=4)
+            nir_reading = torch_reading
+        if nir_reading is None:
+            raise ValueError(f"{where}: start_dim={start}, end_dim={end} do not fit its "
+                             f"input of shape {shape}.")
+        self.flatten_dims[(id(graph), name)] = nir_reading[0]
+        return nir_reading[1]
 
     def subgraph_shapes(self, name, node, shape):
         outs = [k for k, v in node.nodes.items() if isinstance(v, self.nir.Output)]
@@ -134,6 +173,7 @@ class _Importer:
     def infer(self, graph, given: dict, prefix=""):
         """Each node's output shape, propagated from the inputs; checks every edge."""
         n = self.nir
+        outer, self.current_graph = getattr(self, "current_graph", None), graph
         out: dict[str, tuple] = {}
         fixed = {k: self.fixed_shape(k, v) for k, v in graph.nodes.items()}
         for k, v in graph.nodes.items():
@@ -175,7 +215,8 @@ class _Importer:
             target = self.in_shapes.get((id(graph), b))
             if isinstance(vb, n.Output):
                 declared = _shape_of(vb.output_type.get("output"))
-                if declared is not None and declared != out[a] and int(np.prod(declared)) != 0:
+                # an empty declared shape means "not declared" (older exporters)
+                if declared and declared != out[a]:
                     raise ValueError(f"{prefix}the edge ({a!r}, {b!r}) feeds an output of shape "
                                      f"{out[a]} to the Output {b!r} declared {declared}.")
                 target = out[b]
@@ -184,6 +225,7 @@ class _Importer:
                     f"{prefix}the edge ({a!r}, {b!r}) connects an output of shape {out[a]} "
                     f"to an input of shape {target}; fan-in sums need equal shapes."
                 )
+        self.current_graph = outer
         return out
 
     # -- modules -------------------------------------------------------------------------
@@ -250,12 +292,7 @@ class _Importer:
             return tuple(int(u) for u in v)
 
         stride, dilation = tup(node.stride, "stride"), tup(node.dilation, "dilation")
-        padding = node.padding
-        if isinstance(padding, bytes):
-            padding = padding.decode()
-        if isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO":
-            padding = str(padding.reshape(-1)[0], "utf8") if padding.dtype.kind == "S" else str(
-                padding.reshape(-1)[0])
+        padding = _text(node.padding)
         if isinstance(padding, str):
             if padding == "valid":
                 pads = ((0, 0),) * nd
@@ -355,7 +392,8 @@ class _Importer:
         if isinstance(node, (n.SumPool2d, n.AvgPool2d)):
             return self.pool_layer(name, node, shape)[0]
         if isinstance(node, n.Flatten):
-            return layers.Flatten(int(node.start_dim), int(node.end_dim), mode=self.mode)
+            start, end = self.flatten_dims[(id(self.current_graph), name)]
+            return layers.Flatten(start, end, mode=self.mode)
         if isinstance(node, n.NIRGraph):
             return self.graph(node, shape, prefix=f"subgraph {name!r}: ")
         raise AssertionError(type(node))  # unreachable: types were checked
@@ -400,10 +438,10 @@ class _Importer:
         given = {} if in_shape is None else {ins[0]: in_shape}
         shapes = self.infer(graph, given, prefix)
         inner = [k for k in graph.nodes if k not in ins and k not in outs]
-        modules = {
-            k: _named(self.module(k, graph.nodes[k], self.in_shapes[(id(graph), k)]), k)
-            for k in inner
-        }
+        modules = {}
+        for k in inner:
+            self.current_graph = graph  # a nested graph's build moves it
+            modules[k] = _named(self.module(k, graph.nodes[k], self.in_shapes[(id(graph), k)]), k)
         chain = _chain(graph, ins, outs)
         if chain is not None:
             parts = [modules[k] for k in chain]
@@ -565,5 +603,6 @@ def from_nir(graph: Any, *, dt: float, mode=None, discretisation: str = "exact",
     imp = _Importer(nir, dt=float(dt), mode=mode, discretisation=discretisation,
                     spike_fn=spike_fn, scale=scale, per_step_if=bool(per_step_if))
     imp.in_shapes = {}
+    imp.flatten_dims = {}
     imp.check_types(graph)
     return imp.graph(graph)
