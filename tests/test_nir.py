@@ -6,7 +6,6 @@ import pathlib
 import subprocess
 import sys
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp

@@ -13,12 +13,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import nir
 import numpy as np
 
-import diffrax
 import funcdyn
 from funcdyn.nir import to_nir
 

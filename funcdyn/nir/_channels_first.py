@@ -1,6 +1,5 @@
 """Runs a channels-last funcdyn layer on NIR's channels-first arrays."""
 
-import equinox as eqx
 import jax.numpy as jnp
 
 from .. import Context, DynamicalSystem

@@ -74,7 +74,8 @@ class _Exporter:
         n = self.nir
         if isinstance(part, Sequential):
             # a nested chain becomes a subgraph unless it is a CubaLIF/CubaLI pair
-            merged = self.nodes_of(part.layers[0], shape, part.layers[1] if len(part) > 1 else None)
+            second = part.layers[1] if len(part) > 1 else None
+            merged = self.nodes_of(part.layers[0], shape, second)
             if len(part) == 2 and merged[2] and len(merged[0]) == 1:
                 return merged[0], merged[1], False
             graph, out = self.sequential(part, shape)
@@ -129,15 +130,16 @@ class _Exporter:
                                  v_reset=f["v_reset"]))], part.size, False)
         if type(part) is neurons.LIF:
             self.check_neuron(part)
-            return ([("lif", n.LIF(tau=self.seconds(part.tau, part.size), **self.lif_fields(part)))],
-                    part.size, False)
+            tau = self.seconds(part.tau, part.size)
+            return [("lif", n.LIF(tau=tau, **self.lif_fields(part)))], part.size, False
         if type(part) is neurons.LeakyIntegrator:
             self.check_neuron(part)
             zero_rest = bool(np.all(np.asarray(part.V_rest) == 0))
             if zero_rest and type(nxt) in (neurons.LIF, neurons.LeakyIntegrator) and (
                 tuple(nxt.size) == tuple(part.size)
             ):
-                return [self.cuba(part.tau, _np(part.R, part.size), nxt, part.size)], part.size, True
+                node = self.cuba(part.tau, _np(part.R, part.size), nxt, part.size)
+                return [node], part.size, True
             return ([("li", n.LI(tau=self.seconds(part.tau, part.size), r=_np(part.R, part.size),
                                  v_leak=_np(part.V_rest, part.size)))], part.size, False)
         if type(part) is synapses.Exponential:
@@ -201,7 +203,8 @@ class _Exporter:
                        groups=inner.groups, bias=b)
             return [("conv", node)], out, False
         if isinstance(inner, layers.AvgPool):
-            k = inner.kernel_size if isinstance(inner.kernel_size, tuple) else (inner.kernel_size,) * 2
+            k = inner.kernel_size
+            k = k if isinstance(k, tuple) else (k,) * 2
             s = k if inner.stride is None else (
                 inner.stride if isinstance(inner.stride, tuple) else (inner.stride,) * 2)
             pad = inner.padding

@@ -87,7 +87,9 @@ class _Importer:
         where = f"node {name!r} ({type(node).__name__})"
         params = self.neuron_params(node)
         if params is not None:
-            shapes = {np.shape(_arr(node, p, where)) for p in params if getattr(node, p) is not None}
+            shapes = {
+                np.shape(_arr(node, p, where)) for p in params if getattr(node, p) is not None
+            }
             shapes = {s for s in shapes if int(np.prod(s)) != 1 or len(s) > 1}
             if not shapes:
                 return None  # scalar parameters: the population takes its neighbours' shape
@@ -113,7 +115,6 @@ class _Importer:
 
     def out_shape(self, name, node, shape):
         n = self.nir
-        where = f"node {name!r} ({type(node).__name__})"
         if isinstance(node, (n.Affine, n.Linear)):
             return (np.shape(node.weight)[0],)
         if isinstance(node, (n.Conv1d, n.Conv2d)):
