@@ -35,4 +35,6 @@ from ._core._trainable import trainable as trainable
 from ._run import run as run
 from ._simulate import simulate as simulate
 
+from . import nir as nir  # imports the `nir` package only when a conversion runs
+
 __version__ = "0.1.0"
