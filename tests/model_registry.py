@@ -56,6 +56,43 @@ def _spikes(num_pre=6, num_post=4, with_V=False):
     return example
 
 
+class _RecurrentNet(fd.DynamicalSystem):
+    """A LIF population driven through a sparse synapse by its own spikes (for the
+    neuron-sharded wrapper)."""
+
+    pop: N.LIF
+    syn: S.Exponential
+
+    def __call__(self, state, x, ctx):
+        syn_state, I = self.syn(state["syn"], state["pop"].spike, ctx)
+        pop_state, out = self.pop(state["pop"], I + x, ctx)
+        return {"pop": pop_state, "syn": syn_state}, out
+
+
+def _sharded(mode):
+    pop = N.LIF(8, V_th=1.0, V_reset=0.0, mode=mode)
+    syn = S.Exponential(8, 8, conn=C.FixedProb(0.5, seed=3), g_max=0.5, mode=mode, key=K)
+    return fd.parallel.NeuronSharded(_RecurrentNet(pop, syn), fd.parallel.neuron_mesh(), num=8)
+
+
+def _nir_network(mode):
+    import nir
+    import numpy as np
+
+    def lif(n):
+        return nir.LIF(tau=np.full(n, 0.01, np.float32), r=np.ones(n, np.float32),
+                       v_leak=np.zeros(n, np.float32), v_threshold=np.full(n, 0.1, np.float32),
+                       v_reset=np.zeros(n, np.float32))
+
+    graph = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([3])),
+               "a": nir.Linear(weight=np.eye(3, dtype=np.float32)), "l": lif(3),
+               "fb": nir.Linear(weight=np.full((3, 3), 0.2, np.float32)),
+               "out": nir.Output(output_type=np.array([3]))},
+        edges=[("in", "a"), ("in", "l"), ("a", "l"), ("l", "fb"), ("fb", "l"), ("l", "out")])
+    return fd.nir.from_nir(graph, dt=1.0, mode=mode)
+
+
 MODELS: dict[str, Case] = {
     # -- core ----------------------------------------------------------------------------
     "Sequential": Case(fd.Sequential, lambda m: fd.Sequential(
@@ -157,6 +194,23 @@ MODELS: dict[str, Case] = {
     "EPropNetwork": Case(fd.train.EPropNetwork, lambda m: fd.train.EPropNetwork(
         N.LIF(5, V_th=1.0, V_reset=0.0, mode=m), 3, 2, mode=m, key=K), _normal((3,)),
         check=dict(steps=3)),
+    # -- NIR primitives and networks ------------------------------------------------------
+    "NIRNetwork": Case(fd.nir.NIRNetwork, _nir_network, _normal((3,)), modes=("training",)),
+    "nir.Delay": Case(fd.nir.Delay, lambda m: fd.nir.Delay(jnp.array([0, 1, 2]), dt=0.5, mode=m),
+                      _normal((3,)), check=dict(grad=False)),
+    "nir.Scale": Case(fd.nir.Scale, lambda m: fd.nir.Scale(jnp.array([1.0, 2.0, 3.0]), mode=m),
+                      _normal((3,))),
+    "nir.Threshold": Case(fd.nir.Threshold, lambda m: fd.nir.Threshold(jnp.full(3, 0.5), mode=m),
+                          _normal((3,)), check=dict(grad=False)),
+    "nir.Integrator": Case(fd.nir.Integrator, lambda m: fd.nir.Integrator(jnp.ones(3), tau=2.0,
+                                                                          mode=m), _normal((3,))),
+    "nir.SumPool2d": Case(fd.nir.SumPool2d, lambda m: fd.nir.SumPool2d(2, mode=m),
+                          _normal((2, 4, 4)), check=dict(grad=False)),
+    "nir.ChannelsFirst": Case(fd.nir.ChannelsFirst, lambda m: fd.nir.ChannelsFirst(
+        L.Conv2d(2, 3, 3, mode=m, key=K)), _normal((2, 5, 5))),
+    # -- parallel ------------------------------------------------------------------------
+    "NeuronSharded": Case(fd.parallel.NeuronSharded, _sharded, _current(2.0, 8),
+                          modes=("nonbatching",)),
     "Reservoir": Case(L.Reservoir, lambda m: L.Reservoir(
         3, 20, rec_connectivity=0.3, key=K, mode=m), _normal((3,))),
 }

@@ -20,7 +20,8 @@ MODES = {"nonbatching": fd.nonbatching_mode, "batching": fd.batching_mode,
          "training": fd.training_mode}
 PUBLIC_PACKAGES = ("funcdyn", "funcdyn.layers", "funcdyn.neurons", "funcdyn.synapses",
                    "funcdyn.encoding", "funcdyn.synouts", "funcdyn.conn", "funcdyn.train",
-                   "funcdyn.measure", "funcdyn.losses", "funcdyn.init", "funcdyn.surrogate")
+                   "funcdyn.measure", "funcdyn.losses", "funcdyn.init", "funcdyn.surrogate", "funcdyn.nir",
+                   "funcdyn.parallel")
 BATCH = 2
 # (name, mode) checked by default in the family's own test file (test_neurons.py,
 # test_synapses.py, test_rate_layers.py, test_dense_dropout.py, test_encoding.py).

@@ -120,8 +120,11 @@ class _Exporter:
         if isinstance(part, Integrator):
             r = _np(part.R) * self.if_gain(part.tau, part.shape)
             return [("i", n.I(r=r.astype(np.float32)))], part.shape, False
-        if isinstance(part, neurons.RecurrentLIF):
-            return [("graph", self.recurrent_lif(part))], part.size, False
+        if isinstance(part, neurons.Recurrent):
+            if type(part.neuron) is not neurons.LIF:
+                raise _no_equivalent(part, f"NIR has recurrent LIF populations only, not of "
+                                     f"{type(part.neuron).__name__}")
+            return [("graph", self.recurrent_lif(part))], part.neuron.size, False
         if type(part) is neurons.IF:
             self.check_neuron(part)
             f = self.lif_fields(part)
@@ -222,11 +225,12 @@ class _Exporter:
 
     def recurrent_lif(self, part):
         n = self.nir
-        self.check_neuron(part)
-        size = part.size
+        lif = part.neuron
+        self.check_neuron(lif)
+        size = lif.size
         nodes = {
             "input": n.Input(input_type=np.array(size)),
-            "lif": n.LIF(tau=self.seconds(part.tau, size), **self.lif_fields(part)),
+            "lif": n.LIF(tau=self.seconds(lif.tau, size), **self.lif_fields(lif)),
             "w_rec": n.Linear(weight=_np(part.W_rec).T.copy()),
             "output": n.Output(output_type=np.array(size)),
         }
