@@ -117,12 +117,6 @@ def test_first_and_second_derivatives_finite_at_every_finite_input(dtype):
             np.testing.assert_allclose(gg, ff, rtol=1e-4, atol=1e-2 * scale + 1e-30)
 
 
-def _central_difference(s, x, h):
-    """Central difference of the surrogate derivative `jax.grad(s)` (float64)."""
-    g = lambda z: float(jax.grad(s)(jnp.float64(z)))
-    return (g(x + h) - g(x - h)) / (2 * h)
-
-
 def test_rewritten_kernels_keep_their_values_and_second_derivatives():
     # The overflow-free forms (FastSigmoid, InverseSquare, SoftSign, Arctan, ERF, Gaussian,
     # MultiGaussian) give the closed-form derivative, also in the far tail (no clamping).
@@ -137,19 +131,24 @@ def test_rewritten_kernels_keep_their_values_and_second_derivatives():
             lambda x: 0.9 / (math.sqrt(2 * math.pi) * 0.7) * math.exp(-0.5 * (x / 0.7) ** 2),
         ),
     ]
+    x = np.array([-3.0, -0.4, 0.3, 0.9, 2.2])
+    tail = np.array([1e3, -1e6, 1e12, 1e100])  # heavy tails: exact, not flushed to 0
+    h = 1e-5  # central difference: truncation ~1e-10 relative, rounding ~1e-11 (float64)
+
+    @jax.jit
+    def probe(s, x, tail):
+        g = jax.vmap(jax.grad(s))
+        gg = jax.vmap(jax.grad(jax.grad(s)))
+        return g(x), gg(x), (g(x + h) - g(x - h)) / (2 * h), g(tail)
+
     with jax.enable_x64(True):
         for s, closed in cases:
-            for x in (-3.0, -0.4, 0.3, 0.9, 2.2):
-                g = float(jax.grad(s)(jnp.float64(x)))
-                assert math.isclose(g, closed(x), rel_tol=1e-12), (s, x)
-                # Second derivative against a central difference of the first (h=1e-5:
-                # truncation ~1e-10 relative, rounding ~1e-11 in float64).
-                fd2 = _central_difference(s, x, 1e-5)
-                h = float(jax.grad(jax.grad(s))(jnp.float64(x)))
-                assert math.isclose(h, fd2, rel_tol=1e-6, abs_tol=1e-9), (s, x, h, fd2)
-            for x in (1e3, -1e6, 1e12, 1e100):  # heavy tails: exact, not flushed to 0
-                g = float(jax.grad(s)(jnp.float64(x)))
-                assert math.isclose(g, closed(x), rel_tol=1e-12, abs_tol=1e-300), (s, x)
+            g, gg, fd, g_tail = probe(s, jnp.asarray(x), jnp.asarray(tail))
+            np.testing.assert_allclose(g, [closed(v) for v in x], rtol=1e-12, err_msg=repr(s))
+            np.testing.assert_allclose(gg, fd, rtol=1e-6, atol=1e-9, err_msg=repr(s))
+            np.testing.assert_allclose(
+                g_tail, [closed(v) for v in tail], rtol=1e-12, atol=1e-300, err_msg=repr(s)
+            )
         # The far tail of the Arctan kernel in float32 (the 1/z branch).
         g = float(jax.grad(S.Arctan(alpha=2.0))(jnp.float32(1e15)))
         assert math.isclose(g, 1.0 / (math.pi * 1e15) ** 2, rel_tol=1e-5)
