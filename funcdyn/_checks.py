@@ -182,3 +182,24 @@ def check_param(
         f"type {type(value).__name__}."
     )
 
+
+
+def is_real(value: Any) -> bool:
+    """Whether `value` is a real Python or numpy scalar (not a bool)."""
+    return _is_real_scalar(value)
+
+
+def as_python_scalar(value: Any) -> Any:
+    """Field converter: a numpy integer becomes a Python `int`, a numpy float (or 0-d
+    real array) a Python `float`; anything else is returned unchanged, for the
+    validation that follows to judge. (Static fields are hashed and compared: a numpy
+    scalar there would make `FixedProb(np.float32(0.3)) != FixedProb(0.3)`.)"""
+    if isinstance(value, np.bool_):
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        return value.item()
+    return value
