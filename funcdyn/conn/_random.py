@@ -67,6 +67,13 @@ def _resolve_num(num, total: int, arg: str, who: str) -> int:
     raise TypeError(f"{who}: `{arg}` must be an int or a float fraction, got {num!r}.")
 
 
+def _as_shape(shape):
+    # numpy ints in a static tuple would be hashed as arrays: store Python ints.
+    if isinstance(shape, tuple):
+        return tuple(as_python_scalar(v) for v in shape)
+    return shape
+
+
 def _choose(rng, n_available: int, k: int, exclude: int | None) -> np.ndarray:
     """`k` distinct indices in `[0, n_available)` without `exclude`."""
     if exclude is None or exclude >= n_available:
@@ -247,7 +254,7 @@ class GaussianProb(Connector):
     """
 
     sigma: float = eqx.field(static=True, converter=as_python_scalar)
-    shape: tuple[int, ...] | None = eqx.field(default=None, static=True)
+    shape: tuple[int, ...] | None = eqx.field(default=None, static=True, converter=_as_shape)
     periodic_boundary: bool = eqx.field(default=False, static=True)
     include_self: bool = eqx.field(default=False, static=True)
     seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
