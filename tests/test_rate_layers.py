@@ -615,7 +615,7 @@ def test_norm_errors():
         L.LayerNorm(0)
     with pytest.raises(ValueError, match="LayerNorm: `normalized_shape` must be"):
         L.LayerNorm(())
-    with pytest.raises(ValueError, match="LayerNorm: `epsilon` must be a float > 0"):
+    with pytest.raises(ValueError, match="LayerNorm: `epsilon` must be > 0, got 0.0"):
         L.LayerNorm(3, epsilon=0.0)
     with pytest.raises(ValueError, match=r"`scale_initializer` must have shape \(3,\)"):
         L.LayerNorm(3, scale_initializer=jnp.ones(4))
@@ -628,7 +628,7 @@ def test_norm_errors():
         L.BatchNorm1d(0)
     with pytest.raises(ValueError, match=r"BatchNorm2d: `momentum` must be in \[0, 1\)"):
         L.BatchNorm2d(3, momentum=1.0)
-    with pytest.raises(ValueError, match="BatchNorm2d: `epsilon` must be a float > 0"):
+    with pytest.raises(ValueError, match="BatchNorm2d: `epsilon` must be > 0, got -1e-05"):
         L.BatchNorm2d(3, epsilon=-1e-5)
     bn = L.BatchNorm2d(3, mode=TM)
     with pytest.raises(ValueError, match=r"BatchNorm2d in TrainingMode expects input of shape "

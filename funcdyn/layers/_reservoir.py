@@ -28,7 +28,8 @@ class ReservoirState(eqx.Module):
 def _check_fraction(value, arg: str, *, low_open: bool = True) -> float:
     interval = "(0, 1]" if low_open else "[0, 1]"
     if not is_real(value):
-        raise TypeError(
+        # A ValueError (not TypeError) for a bool or a string, as before.
+        raise ValueError(
             f"Reservoir: `{arg}` must be a float in {interval}, got {value!r} of type "
             f"{type(value).__name__}."
         )
@@ -40,7 +41,7 @@ def _check_fraction(value, arg: str, *, low_open: bool = True) -> float:
 
 def _check_nonnegative(value, arg: str) -> float:
     if not is_real(value):
-        raise TypeError(
+        raise ValueError(
             f"Reservoir: `{arg}` must be a float >= 0, got {value!r} of type "
             f"{type(value).__name__}."
         )
