@@ -96,7 +96,8 @@ def constant_input(I_and_duration, *, dt: float) -> tuple[Array, float]:
     in ms, `T * dt`. Each duration is rounded to a whole number of steps; when they all
     are whole numbers of steps already this is exactly `sum(durations)`, otherwise it is
     the duration of the array actually returned (never the requested one). A section
-    shorter than half a step is refused, as in [`funcdyn.section_input`][].
+    shorter than half a step is refused, as in
+    [`funcdyn.section_input`][funcdyn.encoding.section_input].
 
     ```python
     I, duration = funcdyn.constant_input([(0.0, 10.0), (5.0, 90.0)], dt=0.1)
