@@ -270,6 +270,7 @@ def test_process_killed_mid_write_leaves_the_old_checkpoint(tmp_path):
         if child.poll() is None:
             child.kill()
             child.wait()
+        child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     # The target is the old checkpoint, intact; the killed save left only its temp file,
     # which is itself detected as truncated.
@@ -289,7 +290,8 @@ def test_nonfinite_model_is_refused_unless_allowed(saved):
     inf_model = eqx.tree_at(lambda m: m.layers[0].b, model, model.layers[0].b.at[0].set(-jnp.inf))
     for bad, leaf in ((nan_model, r"\.layers\[2\]\.W \(1 of 6 values\)"),
                       (inf_model, r"\.layers\[0\]\.b \(1 of 3 values\)")):
-        with pytest.raises(train.CheckpointError, match=rf"non-finite values at {leaf}.*allow_nonfinite=True"):
+        match = rf"non-finite values at {leaf}.*allow_nonfinite=True"
+        with pytest.raises(train.CheckpointError, match=match):
             train.save_checkpoint(path, model=bad, opt_state=opt_state, step=8, epoch=4)
         assert path.read_bytes() == data
     assert _no_temp_files(path.parent) == []
@@ -300,7 +302,9 @@ def test_nonfinite_model_is_refused_unless_allowed(saved):
     train.save_checkpoint(path, model=nan_model, opt_state=opt_state, step=8, epoch=4,
                           allow_nonfinite=True)
     loaded = _load(path, like).model
-    np.testing.assert_array_equal(np.asarray(loaded.layers[2].W), np.asarray(nan_model.layers[2].W))
+    np.testing.assert_array_equal(
+        np.asarray(loaded.layers[2].W), np.asarray(nan_model.layers[2].W)
+    )
     assert np.isnan(np.asarray(loaded.layers[2].W)[1, 0])
     # The optimizer state may hold an infinity by design (not checked).
     train.save_checkpoint(path, model=model, opt_state=(opt_state, jnp.array(jnp.inf)), step=8,

@@ -142,7 +142,9 @@ def test_mean_rate_and_its_alias():
     rates = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.75]])
     np.testing.assert_allclose(losses.mean_rate(spikes), rates)
     np.testing.assert_allclose(losses.mean_rate(spikes, dt=np.float32(0.25)), rates / 0.25)
-    np.testing.assert_array_equal(losses.firing_rate(spikes, dt=0.5), losses.mean_rate(spikes, dt=0.5))
+    np.testing.assert_array_equal(
+        losses.firing_rate(spikes, dt=0.5), losses.mean_rate(spikes, dt=0.5)
+    )
     assert "Alias of" in losses.firing_rate.__doc__ and "mean_rate" in losses.firing_rate.__doc__
     # A per-neuron target array is accepted.
     target = np.array([0.5, 0.0, 0.5], np.float32)

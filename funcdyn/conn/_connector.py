@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._checks import as_python_scalar as as_python_scalar, is_real
+from .._checks import is_real
 from ._projection import CSRProjection, DenseProjection, Projection
 
 

@@ -3,7 +3,8 @@
 import equinox as eqx
 import numpy as np
 
-from ._connector import as_python_scalar, check_probability, check_seed, Connector
+from .._checks import as_python_scalar
+from ._connector import check_probability, check_seed, Connector
 
 
 def _check_same_population(who, num_pre, num_post):

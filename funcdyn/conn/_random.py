@@ -6,8 +6,8 @@ import math
 import equinox as eqx
 import numpy as np
 
-from .._checks import is_real
-from ._connector import as_python_scalar, check_probability, check_seed, Connector
+from .._checks import as_python_scalar, is_real
+from ._connector import check_probability, check_seed, Connector
 
 # Pairs examined per block when sampling Bernoulli connections, to bound memory.
 _BLOCK_PAIRS = 1 << 24

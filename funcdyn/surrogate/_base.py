@@ -81,16 +81,17 @@ class Surrogate(eqx.Module):
     $$H(x) = \begin{cases} 1 & x \ge 0 \\ 0 & x < 0 \end{cases}$$
 
     with the dtype and shape of `x`, and `H(NaN) = NaN` (a NaN input is never read as
-    "no spike"; the surrogate derivative at NaN is NaN too). Under `jax.grad` / `jax.jvp` the derivative
-    $\delta(x)$ is replaced by the smooth function `self.grad(x)` (a `jax.custom_jvp`,
-    so reverse mode, forward mode and higher derivatives all work).
+    "no spike"; the surrogate derivative at NaN is NaN too). Under `jax.grad` /
+    `jax.jvp` the derivative $\delta(x)$ is replaced by the smooth function
+    `self.grad(x)` (a `jax.custom_jvp`, so reverse mode, forward mode and higher
+    derivatives all work).
 
     Parameters such as `alpha` are ordinary fields: Python or numpy scalars (stored as
     Python floats), or arrays (e.g. one per neuron) that are broadcast explicitly to the
     shape of `x`. They are checked at construction: a NaN, infinite, or out-of-range value
     (e.g. a negative `alpha`, which would flip the gradient) is a `ValueError` naming the
-    surrogate, the argument and the valid range; a bool or a string is a `TypeError`. The gradient flows to `x`
-    only: an array parameter receives a zero gradient.
+    surrogate, the argument and the valid range; a bool or a string is a `TypeError`.
+    The gradient flows to `x` only: an array parameter receives a zero gradient.
 
     **Defining your own:** subclass `Surrogate`, declare the parameters as fields and
     implement `grad(x)`, the surrogate derivative, elementwise and finite for every finite
