@@ -77,8 +77,11 @@ def test_dropout_masks_differ_between_steps_and_are_reproducible():
 
 
 def test_dropout_errors():
-    for bad in (-0.1, 1.0, 2, "0.5"):
-        with pytest.raises(ValueError, match=r"`p` is the drop probability and must be in \[0, 1\)"):
+    for bad in (-0.1, 1.0, 2, float("nan"), np.float32(1.5)):
+        with pytest.raises(ValueError, match=r"`p` is the drop probability and must be in"):
+            fd.layers.Dropout(bad)
+    for bad in ("0.5", True, None):
+        with pytest.raises(TypeError, match=r"Dropout: `p` is the drop probability, a float"):
             fd.layers.Dropout(bad)
     with pytest.raises(ValueError, match=r"Dropout\(p=0.5\) draws random numbers.*key=None"):
         fd.layers.Dropout(0.5)(None, jnp.ones(3), fd.Context(fit=True))

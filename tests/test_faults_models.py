@@ -95,9 +95,9 @@ def test_nan_parameters_refused(make, arg):
 
 
 def test_flags_refuse_strings():
-    with pytest.raises(TypeError, match="`detach_reset` must be True or False"):
+    with pytest.raises(TypeError, match="`detach_reset` must be a bool"):
         N.LIF(2, detach_reset="no")
-    with pytest.raises(TypeError, match="`train_state` must be True or False"):
+    with pytest.raises(TypeError, match="`train_state` must be a bool"):
         N.LIF(2, train_state="yes")
     with pytest.raises(TypeError, match="`time_major` must be a Python bool"):
         fd.run(N.LIF(2), jnp.ones((3, 2)), dt=1.0, time_major="no")

@@ -1,5 +1,6 @@
 """funcdyn.losses against hand computations."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -116,7 +117,107 @@ def test_firing_rate_and_regularisers():
 def test_losses_are_jittable_and_differentiable():
     spikes = jax.random.uniform(jax.random.key(0), (2, 5, 4))
     g = jax.jit(jax.grad(lambda s: losses.rate_l2(s, target=0.1)))(spikes)
-    assert g.shape == spikes.shape and bool(jnp.all(jnp.isfinite(g)))
+    # L = mean_bn (r_bn - 0.1)^2 with r_bn = mean_t s_btn, so
+    # dL/ds_btn = 2 (r_bn - 0.1) / (B n T), the same for every t.
+    r = np.asarray(spikes, np.float64).mean(1)
+    expected = np.broadcast_to((2 * (r - 0.1) / (2 * 4 * 5))[:, None, :], spikes.shape)
+    np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-8)
+    # Against a central difference of the loss at one element (float32: h = 1e-2, the
+    # loss is quadratic so the difference is exact up to rounding).
+    loss = lambda s: float(losses.rate_l2(s, target=0.1))
+    h = 1e-2
+    e = jnp.zeros_like(spikes).at[1, 3, 2].set(h)
+    fd = (loss(spikes + e) - loss(spikes - e)) / (2 * h)
+    assert fd == pytest.approx(float(g[1, 3, 2]), rel=1e-3)
+    # The jitted cross-entropy gradient equals the eager one (softmax - one-hot).
+    ce = jax.jit(jax.grad(losses.cross_entropy))(jnp.asarray(LOGITS), LABELS)
+    expected = (np.exp(_log_softmax(LOGITS)) - np.eye(3)[LABELS]) / 3
+    np.testing.assert_allclose(ce, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_mean_rate_and_its_alias():
+    spikes = np.zeros((2, 4, 3), np.float32)
+    spikes[0, :, 0] = 1
+    spikes[1, :3, 2] = 1
+    rates = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.75]])
+    np.testing.assert_allclose(losses.mean_rate(spikes), rates)
+    np.testing.assert_allclose(losses.mean_rate(spikes, dt=np.float32(0.25)), rates / 0.25)
+    np.testing.assert_array_equal(
+        losses.firing_rate(spikes, dt=0.5), losses.mean_rate(spikes, dt=0.5)
+    )
+    assert "Alias of" in losses.firing_rate.__doc__ and "mean_rate" in losses.firing_rate.__doc__
+    # A per-neuron target array is accepted.
+    target = np.array([0.5, 0.0, 0.5], np.float32)
+    assert float(losses.rate_l1(spikes, target=target)) == pytest.approx(
+        np.abs(rates - target).mean()
+    )
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"rate_l1: `target` must be finite"):
+            losses.rate_l1(spikes, target=bad)
+        with pytest.raises(ValueError, match=r"mean_rate: `dt` must be > 0"):
+            losses.mean_rate(spikes, dt=bad)
+    with pytest.raises(ValueError, match=r"rate_l2: every element of `target` must be finite"):
+        losses.rate_l2(spikes, target=np.array([0.1, np.nan, 0.1]))
+    with pytest.raises(TypeError, match=r"rate_l2: `dt` must be a real number"):
+        losses.rate_l2(spikes, dt="1")
+
+
+LABEL_LOSSES = [
+    ("cross_entropy", losses.cross_entropy, LOGITS),
+    ("accuracy", losses.accuracy, LOGITS),
+    ("cross_entropy", losses.cross_entropy_max_over_time, np.stack([LOGITS] * 2, 1)),
+    ("cross_entropy", losses.cross_entropy_mean_over_time, np.stack([LOGITS] * 2, 1)),
+    ("cross_entropy", losses.cross_entropy_last_step, np.stack([LOGITS] * 2, 1)),
+    ("accuracy", losses.accuracy_max_over_time, np.stack([LOGITS] * 2, 1)),
+    ("accuracy", losses.accuracy_mean_over_time, np.stack([LOGITS] * 2, 1)),
+    ("accuracy", losses.accuracy_last_step, np.stack([LOGITS] * 2, 1)),
+]
+
+
+@pytest.mark.parametrize("who, fn, logits", LABEL_LOSSES)
+def test_labels_outside_the_classes_raise_eagerly_and_under_jit(who, fn, logits):
+    jitted = jax.jit(fn)
+    good = jitted(logits, LABELS)
+    np.testing.assert_allclose(good, fn(logits, LABELS), rtol=1e-6)
+    for bad in (np.array([0, 3, 1], np.int32), np.array([0, -1, 1], np.int32),
+                np.array([7, 7, 7], np.int32)):
+        with pytest.raises(ValueError, match=rf"{who}: integer labels must be class indices in "
+                           r"\[0, 3\) for 3 classes"):
+            fn(logits, bad)
+        # Compiled: the eqx.error_if check fails at run time, with the same message.
+        with pytest.raises(Exception, match=rf"{who}: integer labels must be class indices in "
+                           r"\[0, 3\)"):
+            jax.block_until_ready(jitted(logits, bad))
+        with pytest.raises(Exception, match=rf"{who}: integer labels must be class"):
+            jax.block_until_ready(eqx.filter_jit(fn)(logits, bad))
+    # The gradient of a compiled loss with valid labels is unaffected by the check.
+    if who == "cross_entropy":
+        g = jax.jit(jax.grad(fn))(jnp.asarray(logits), LABELS)
+        assert bool(jnp.all(jnp.isfinite(g))) and float(jnp.abs(g).sum()) > 0
+
+
+def test_host_side_check_labels():
+    from funcdyn.losses._labels import check_labels
+
+    check_labels(LABELS, 3)
+    check_labels(np.eye(3, dtype=np.float32), 3)
+    check_labels(jnp.asarray(LABELS), 3, where="fit: train_data")
+    with pytest.raises(ValueError, match=r"fit: train_data: integer labels must be class "
+                       r"indices in \[0, 3\) for 3 classes; found 2 outside, the first 3 "
+                       r"at index \(1, 0\)"):
+        check_labels(np.array([[0, 1], [3, -2]]), 3, where="fit: train_data")
+    with pytest.raises(ValueError, match=r"labels: float .* need 4 entries"):
+        check_labels(np.eye(3, dtype=np.float32), 4)
+    with pytest.raises(ValueError, match=r"non-finite value at index \(0, 1\)"):
+        check_labels(np.array([[1.0, np.nan]], np.float32), 2)
+    with pytest.raises(TypeError, match=r"labels must be integer class indices"):
+        check_labels(np.array([True, False]), 2)
+    with pytest.raises(TypeError, match=r"`num_classes` must be an int"):
+        check_labels(LABELS, 3.0)
+    with pytest.raises(ValueError, match=r"`num_classes` must be >= 1"):
+        check_labels(LABELS, 0)
+    # Traced labels are left to the compiled check.
+    jax.jit(lambda y: check_labels(y, 3) or y)(LABELS)
 
 
 def test_errors():

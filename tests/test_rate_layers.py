@@ -336,8 +336,25 @@ def test_conv_fixed_dimension_classes(getkey):
     assert L.Conv2d(2, 3, (3, 1), key=getkey()).W.shape == (3, 1, 2, 3)
     c3 = L.Conv3d(4, 6, 2, groups=2, key=getkey())
     assert c3.W.shape == (2, 2, 2, 2, 6) and c3.num_spatial_dims == 3
-    _, y = c3(None, jnp.ones((3, 3, 3, 4)), fd.Context())
+    x = jax.random.normal(getkey(), (3, 3, 3, 4))
+    _, y = c3(None, x, fd.Context())
     assert y.shape == (3, 3, 3, 6)
+    # Reference: "SAME" with an even kernel pads (0, 1) on each axis (XLA's convention);
+    # output channel o belongs to group o // 3 and sees input channels 2g, 2g + 1.
+    xn = np.pad(np.asarray(x, np.float64), ((0, 1), (0, 1), (0, 1), (0, 0)))
+    Wn = np.asarray(c3.W, np.float64)
+    ref = np.zeros((3, 3, 3, 6))
+    for o in range(6):
+        g = o // 3
+        for c in range(2):
+            ref[..., o] += scipy.signal.correlate(xn[..., 2 * g + c], Wn[..., c, o], mode="valid")
+    ref += np.asarray(c3.b, np.float64)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    # Conv1d on a ramp: a centred 3-tap correlation with zero padding at the ends.
+    c1 = L.Conv1d(1, 1, 3, W_initializer=jnp.array([1.0, -2.0, 3.0]).reshape(3, 1, 1))
+    _, y1 = c1(None, jnp.arange(1.0, 6.0).reshape(5, 1), fd.Context())
+    np.testing.assert_allclose(y1[:, 0], [0 - 2 * 1 + 3 * 2, 1 - 4 + 9, 2 - 6 + 12, 3 - 8 + 15,
+                                          4 - 10 + 0])
 
 
 def test_conv_errors(getkey):
@@ -598,7 +615,7 @@ def test_norm_errors():
         L.LayerNorm(0)
     with pytest.raises(ValueError, match="LayerNorm: `normalized_shape` must be"):
         L.LayerNorm(())
-    with pytest.raises(ValueError, match="LayerNorm: `epsilon` must be a float > 0"):
+    with pytest.raises(ValueError, match="LayerNorm: `epsilon` must be > 0, got 0.0"):
         L.LayerNorm(3, epsilon=0.0)
     with pytest.raises(ValueError, match=r"`scale_initializer` must have shape \(3,\)"):
         L.LayerNorm(3, scale_initializer=jnp.ones(4))
@@ -611,7 +628,7 @@ def test_norm_errors():
         L.BatchNorm1d(0)
     with pytest.raises(ValueError, match=r"BatchNorm2d: `momentum` must be in \[0, 1\)"):
         L.BatchNorm2d(3, momentum=1.0)
-    with pytest.raises(ValueError, match="BatchNorm2d: `epsilon` must be a float > 0"):
+    with pytest.raises(ValueError, match="BatchNorm2d: `epsilon` must be > 0, got -1e-05"):
         L.BatchNorm2d(3, epsilon=-1e-5)
     bn = L.BatchNorm2d(3, mode=TM)
     with pytest.raises(ValueError, match=r"BatchNorm2d in TrainingMode expects input of shape "
@@ -735,3 +752,22 @@ def test_small_conv_net_in_a_sequential(getkey):
     final, ys, _ = fd.run(net, xs, dt=1.0, fit=True)
     assert ys.shape == (2, 5, 3)
     assert final[1].mean.shape == (4,)
+    # The same network written out in NumPy (float64): conv (SAME, 3x3), batch norm with
+    # batch statistics, ReLU, 2x2 max pool, flatten (H, W, C order), layer norm, dense.
+    conv, bn, ln, dense = net.layers[0], net.layers[1], net.layers[5], net.layers[6]
+    W = np.asarray(conv.W, np.float64)
+    running = np.zeros(4)
+    for t in range(2):
+        x = np.pad(np.asarray(xs[t], np.float64)[..., 0], ((0, 0), (1, 1), (1, 1)))
+        h = np.stack([np.stack([scipy.signal.correlate(x[b], W[..., 0, o], mode="valid")
+                                for o in range(4)], -1) for b in range(5)])
+        h = h + np.asarray(conv.b, np.float64)
+        mean, var = h.mean((0, 1, 2)), h.var((0, 1, 2))
+        running = 0.99 * running + 0.01 * mean
+        h = np.maximum((h - mean) / np.sqrt(var + 1e-5), 0.0)
+        h = h.reshape(5, 4, 2, 4, 2, 4).max((2, 4)).reshape(5, 64)
+        h = (h - h.mean(1, keepdims=True)) / np.sqrt(h.var(1, keepdims=True) + 1e-5)
+        y = h @ np.asarray(dense.W, np.float64) + np.asarray(dense.b, np.float64)
+        np.testing.assert_allclose(ys[t], y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(final[1].mean, running, rtol=1e-4, atol=1e-6)
+    assert ln.epsilon == bn.epsilon == 1e-5

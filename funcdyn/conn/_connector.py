@@ -7,6 +7,7 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from .._checks import is_real
 from ._projection import CSRProjection, DenseProjection, Projection
 
 
@@ -24,7 +25,12 @@ def check_seed(seed, who: str) -> None:
 
 
 def check_probability(prob, arg: str, who: str) -> None:
-    if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0.0 <= prob <= 1.0:
+    if not is_real(prob):
+        raise TypeError(
+            f"{who}: `{arg}` must be a probability in [0, 1] (a float), got {prob!r} of type "
+            f"{type(prob).__name__}."
+        )
+    if not 0.0 <= prob <= 1.0:  # NaN fails too
         raise ValueError(f"{who}: `{arg}` must be a probability in [0, 1], got {prob!r}.")
 
 

@@ -3,6 +3,7 @@
 import equinox as eqx
 import numpy as np
 
+from .._checks import as_python_scalar
 from ._connector import check_probability, check_seed, Connector
 
 
@@ -42,10 +43,10 @@ class SmallWorld(Connector):
     - `seed`, `dense`: see [`funcdyn.conn.FixedProb`][].
     """
 
-    num_neighbor: int = eqx.field(static=True)
-    prob: float = eqx.field(static=True)
+    num_neighbor: int = eqx.field(static=True, converter=as_python_scalar)
+    prob: float = eqx.field(static=True, converter=as_python_scalar)
     directed: bool = eqx.field(default=False, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         k = self.num_neighbor
@@ -112,9 +113,9 @@ class ScaleFreeBA(Connector):
     hubs' large fan-outs in several slices.
     """
 
-    m: int = eqx.field(static=True)
+    m: int = eqx.field(static=True, converter=as_python_scalar)
     directed: bool = eqx.field(default=False, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:

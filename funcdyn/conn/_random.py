@@ -6,6 +6,7 @@ import math
 import equinox as eqx
 import numpy as np
 
+from .._checks import as_python_scalar, is_real
 from ._connector import check_probability, check_seed, Connector
 
 # Pairs examined per block when sampling Bernoulli connections, to bound memory.
@@ -56,14 +57,21 @@ def _resolve_num(num, total: int, arg: str, who: str) -> int:
         if num < 0:
             raise ValueError(f"{who}: `{arg}` must be >= 0, got {num}.")
         return int(num)
-    if isinstance(num, float):
-        if not 0.0 <= num <= 1.0:
+    if isinstance(num, (float, np.floating)):
+        if not 0.0 <= num <= 1.0:  # NaN fails too
             raise ValueError(
                 f"{who}: a float `{arg}` is a fraction of the population and must lie in "
                 f"[0, 1], got {num}."
             )
         return int(round(num * total))
     raise TypeError(f"{who}: `{arg}` must be an int or a float fraction, got {num!r}.")
+
+
+def _as_shape(shape):
+    # numpy ints in a static tuple would be hashed as arrays: store Python ints.
+    if isinstance(shape, tuple):
+        return tuple(as_python_scalar(v) for v in shape)
+    return shape
 
 
 def _choose(rng, n_available: int, k: int, exclude: int | None) -> np.ndarray:
@@ -90,9 +98,9 @@ class FixedProb(Connector):
     ```
     """
 
-    prob: float = eqx.field(static=True)
+    prob: float = eqx.field(static=True, converter=as_python_scalar)
     include_self: bool = eqx.field(default=True, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         check_probability(self.prob, "prob", "FixedProb")
@@ -121,9 +129,9 @@ class FixedPreNum(Connector):
     available.
     """
 
-    num: int | float = eqx.field(static=True)
+    num: int | float = eqx.field(static=True, converter=as_python_scalar)
     include_self: bool = eqx.field(default=True, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         _resolve_num(self.num, 1, "num", "FixedPreNum")
@@ -162,9 +170,9 @@ class FixedPostNum(Connector):
     - `seed`, `dense`: see [`funcdyn.conn.FixedProb`][].
     """
 
-    num: int | float = eqx.field(static=True)
+    num: int | float = eqx.field(static=True, converter=as_python_scalar)
     include_self: bool = eqx.field(default=True, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         _resolve_num(self.num, 1, "num", "FixedPostNum")
@@ -202,9 +210,9 @@ class FixedTotalNum(Connector):
     - `seed`, `dense`: see [`funcdyn.conn.FixedProb`][].
     """
 
-    num: int | float = eqx.field(static=True)
+    num: int | float = eqx.field(static=True, converter=as_python_scalar)
     allow_multi_conn: bool = eqx.field(default=False, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         _resolve_num(self.num, 1, "num", "FixedTotalNum")
@@ -245,25 +253,36 @@ class GaussianProb(Connector):
     - `seed`, `dense`: see [`funcdyn.conn.FixedProb`][].
     """
 
-    sigma: float = eqx.field(static=True)
-    shape: tuple[int, ...] | None = eqx.field(default=None, static=True)
+    sigma: float = eqx.field(static=True, converter=as_python_scalar)
+    shape: tuple[int, ...] | None = eqx.field(default=None, static=True, converter=_as_shape)
     periodic_boundary: bool = eqx.field(default=False, static=True)
     include_self: bool = eqx.field(default=False, static=True)
-    seed: int | None = eqx.field(default=None, static=True)
+    seed: int | None = eqx.field(default=None, static=True, converter=as_python_scalar)
 
     def __check_init__(self):
         sigma = self.sigma
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        if not is_real(sigma):
+            raise TypeError(
+                f"GaussianProb: `sigma` must be a positive float, got {sigma!r} of type "
+                f"{type(sigma).__name__}."
+            )
+        if not 0.0 < sigma < math.inf:  # NaN fails too
             raise ValueError(f"GaussianProb: `sigma` must be a positive float, got {sigma!r}.")
         if self.shape is not None and (
             not isinstance(self.shape, tuple)
             or not self.shape
             or not all(
-                isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in self.shape
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                for s in self.shape
             )
         ):
             raise ValueError(
                 f"GaussianProb: `shape` must be a tuple of positive ints, got {self.shape!r}."
+            )
+        if not isinstance(self.periodic_boundary, bool):
+            raise TypeError(
+                f"GaussianProb: `periodic_boundary` must be a bool, got "
+                f"{self.periodic_boundary!r}."
             )
         _check_include_self(self.include_self, "GaussianProb")
         check_seed(self.seed, "GaussianProb")

@@ -1,5 +1,6 @@
 """Shared validation of encoder arguments."""
 
+import math
 import numbers
 
 
@@ -7,6 +8,8 @@ def check_range(min_val, max_val, who: str) -> None:
     for name, value in (("min_val", min_val), ("max_val", max_val)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             raise TypeError(f"{who}: `{name}` must be None or a float, got {value!r}.")
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{who}: `{name}` must be finite, got {value!r}.")
     if (min_val is None) != (max_val is None):
         raise ValueError(f"{who}: give both `min_val` and `max_val`, or neither.")
     if min_val is not None and not max_val > min_val:

@@ -2,8 +2,10 @@
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
+from .._checks import check_bool, check_positive
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
@@ -49,19 +51,11 @@ class DiffEncoder(DynamicalSystem):
         mode: Mode | None = None,
         name: str | None = None,
     ):
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        if isinstance(num, (bool, np.bool_)) or not isinstance(num, (int, np.integer)) or num < 1:
             raise ValueError(f"DiffEncoder: `num` must be a positive int, got {num!r}.")
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, (int, float))
-            or not threshold > 0
-        ):
-            raise ValueError(f"DiffEncoder: `threshold` must be > 0, got {threshold!r}.")
-        if not isinstance(off_spike, bool):
-            raise TypeError(f"DiffEncoder: `off_spike` must be a bool, got {off_spike!r}.")
-        self.num = num
-        self.threshold = float(threshold)
-        self.off_spike = off_spike
+        self.num = int(num)
+        self.threshold = check_positive(threshold, "threshold", "DiffEncoder")
+        self.off_spike = check_bool(off_spike, "off_spike", "DiffEncoder")
         self.mode = resolve_mode(mode)
         self.name = name
 
@@ -82,4 +76,5 @@ class DiffEncoder(DynamicalSystem):
         spikes = (change >= self.threshold).astype(state.dtype)
         if self.off_spike:
             spikes = spikes - (change <= -self.threshold).astype(state.dtype)
-        return x, spikes
+        # A NaN input (or state) is a NaN output, never "no change".
+        return x, jnp.where(jnp.isnan(change), change, spikes)

@@ -4,25 +4,51 @@ Every helper returns a time-major array for [`funcdyn.run`][]: step `i` covers
 `[i dt, (i + 1) dt)`. Durations are rounded to whole steps.
 """
 
+import math
 import numbers
 
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._checks import check_positive
 from ..init._base import default_float_dtype
 
 
 def _check_dt(dt, who: str) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not dt > 0:
-        raise ValueError(f"{who}: `dt` must be a positive float, got {dt!r}.")
-    return float(dt)
+    return check_positive(dt, "dt", who)
 
 
 def _steps(duration, dt: float, who: str, what: str = "duration") -> int:
-    if isinstance(duration, bool) or not isinstance(duration, numbers.Real) or duration < 0:
-        raise ValueError(f"{who}: each {what} must be a float >= 0, got {duration!r}.")
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, numbers.Real)
+        or not 0 <= duration < math.inf  # NaN fails too
+    ):
+        raise ValueError(f"{who}: each {what} must be a finite float >= 0, got {duration!r}.")
     return int(round(duration / dt))
+
+
+def _section_steps(duration, dt: float, who: str, k: int) -> int:
+    """Whole steps of section `k`; a section that would round to no step is refused
+    (it would silently vanish from the input)."""
+    n = _steps(duration, dt, who)
+    if n == 0 and duration > 0:
+        raise ValueError(
+            f"{who}: section {k} lasts {duration!r} ms, less than half a step (dt={dt!r}), "
+            "so it would be rounded to 0 steps and vanish from the input. Make it at least "
+            "dt/2 long (it is rounded to whole steps), use a smaller `dt`, or remove it."
+        )
+    return n
+
+
+def _check_finite_values(arrays, who: str) -> None:
+    for k, a in enumerate(arrays):
+        if not np.isfinite(a).all():
+            raise ValueError(
+                f"{who}: value {k} holds a NaN or an infinity ({a!r}); input values must be "
+                "finite."
+            )
 
 
 def section_input(values, durations, *, dt: float) -> Array:
@@ -35,6 +61,9 @@ def section_input(values, durations, *, dt: float) -> Array:
     - `dt`: the step (ms).
 
     **Returns:** an array `(T, *shape)` with `T = sum(round(d / dt))`.
+
+    **Raises:** a `ValueError` for a section shorter than half a step (`0 < d < dt/2`):
+    it would round to no step and silently vanish. Values must be finite.
 
     ```python
     I = funcdyn.section_input([0.0, 10.0, 0.0], [50.0, 100.0, 50.0], dt=0.1)  # (2000,)
@@ -49,10 +78,11 @@ def section_input(values, durations, *, dt: float) -> Array:
             f"length, got {len(values)} and {len(durations)}."
         )
     arrays = [np.asarray(v, dtype=float) for v in values]
+    _check_finite_values(arrays, "section_input")
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     parts = [
-        np.broadcast_to(a, (_steps(d, dt, "section_input"),) + shape)
-        for a, d in zip(arrays, durations)
+        np.broadcast_to(a, (_section_steps(d, dt, "section_input", k),) + shape)
+        for k, (a, d) in enumerate(zip(arrays, durations))
     ]
     return jnp.asarray(np.concatenate(parts), dtype=default_float_dtype())
 
@@ -62,8 +92,12 @@ def constant_input(I_and_duration, *, dt: float) -> tuple[Array, float]:
 
     **Arguments:** `I_and_duration`, a sequence of `(value, duration)` pairs; `dt`.
 
-    **Returns:** `(current, total_duration)`: the array `(T, *shape)` and the total
-    duration in ms.
+    **Returns:** `(current, total_duration)`: the array `(T, *shape)` and its duration
+    in ms, `T * dt`. Each duration is rounded to a whole number of steps; when they all
+    are whole numbers of steps already this is exactly `sum(durations)`, otherwise it is
+    the duration of the array actually returned (never the requested one). A section
+    shorter than half a step is refused, as in
+    [`funcdyn.section_input`][funcdyn.encoding.section_input].
 
     ```python
     I, duration = funcdyn.constant_input([(0.0, 10.0), (5.0, 90.0)], dt=0.1)
@@ -78,7 +112,12 @@ def constant_input(I_and_duration, *, dt: float) -> tuple[Array, float]:
     values = [p[0] for p in pairs]
     durations = [p[1] for p in pairs]
     current = section_input(values, durations, dt=dt)
-    return current, float(sum(durations))
+    dt = float(dt)
+    requested = float(sum(durations))
+    real = current.shape[0] * dt
+    # Float noise in `T * dt` (1000 * 0.1 = 100.00000000000001) is not a rounding of the
+    # sections: report the requested total when it matches the array to within 1e-9 dt.
+    return current, requested if abs(real - requested) <= 1e-9 * dt else real
 
 
 def ramp_input(

@@ -7,7 +7,8 @@ from jaxtyping import Array
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
-from ._checks import check_range, normalize
+from .._checks import check_finite, check_positive, check_range
+from ._checks import check_range as check_value_range, normalize
 
 _METHODS = ("linear", "log")
 
@@ -63,25 +64,18 @@ class LatencyEncoder(DynamicalSystem):
         mode: Mode | None = None,
         name: str | None = None,
     ):
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0:
-            raise ValueError(f"LatencyEncoder: `tau` must be a positive float, got {tau!r}.")
+        tau = check_positive(tau, "tau", "LatencyEncoder")
         if method not in _METHODS:
             raise ValueError(
                 f"LatencyEncoder: `method` must be one of {_METHODS}, got {method!r}."
             )
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, (int, float))
-            or not 0 <= threshold < 1
-        ):
-            raise ValueError(f"LatencyEncoder: `threshold` must lie in [0, 1), got {threshold!r}.")
+        threshold = check_range(
+            threshold, "threshold", "LatencyEncoder", low=0.0, high=1.0, high_open=True
+        )
         if method == "log" and threshold <= 0:
             raise ValueError("LatencyEncoder: the 'log' method needs a threshold > 0.")
-        check_range(min_val, max_val, "LatencyEncoder")
-        if isinstance(first_spike_time, bool) or not isinstance(first_spike_time, (int, float)):
-            raise TypeError(
-                f"LatencyEncoder: `first_spike_time` must be a float, got {first_spike_time!r}."
-            )
+        check_value_range(min_val, max_val, "LatencyEncoder")
+        first_spike_time = check_finite(first_spike_time, "first_spike_time", "LatencyEncoder")
         self.tau = float(tau)
         self.method = method
         self.threshold = float(threshold)
@@ -109,11 +103,13 @@ class LatencyEncoder(DynamicalSystem):
             fires = v > self.threshold
             safe = jnp.where(fires, v, jnp.ones_like(v))
             t = self.tau * jnp.log(safe / (safe - self.threshold))
-        return jnp.where(fires, self.first_spike_time + t, jnp.full_like(v, jnp.inf))
+        t = jnp.where(fires, self.first_spike_time + t, jnp.full_like(v, jnp.inf))
+        # A NaN input has a NaN spike time (not "never fires").
+        return jnp.where(jnp.isnan(v), v, t)
 
     def __call__(self, state: None, x: Array, ctx: Context) -> tuple[None, Array]:
         t_spike = self.spike_time(x)
         half = 0.5 * ctx.dt
         t = ctx.t.astype(t_spike.dtype)
-        fire = (t_spike >= t - half) & (t_spike < t + half)
-        return state, fire.astype(t_spike.dtype)
+        fire = ((t_spike >= t - half) & (t_spike < t + half)).astype(t_spike.dtype)
+        return state, jnp.where(jnp.isnan(t_spike), t_spike, fire)

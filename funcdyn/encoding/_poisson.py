@@ -30,7 +30,8 @@ class PoissonEncoder(DynamicalSystem):
       (default) when the inputs are probabilities already.
     - `mode`, `name`: see [`funcdyn.DynamicalSystem`][].
 
-    **Shapes:** any; the spikes (0.0/1.0 floats) have the shape of `x`.
+    **Shapes:** any; the spikes (0.0/1.0 floats) have the shape of `x`. A NaN input
+    gives a NaN output (never a silent "no spike").
 
     ```python
     encoder = funcdyn.encoding.PoissonEncoder(min_val=0.0, max_val=255.0)
@@ -68,4 +69,6 @@ class PoissonEncoder(DynamicalSystem):
             x = x.astype(jnp.result_type(float))
         p = jnp.clip(normalize(x, self.min_val, self.max_val), 0.0, 1.0)
         spikes = (jax.random.uniform(key, x.shape, x.dtype) < p).astype(x.dtype)
+        # A NaN input is a NaN output, never "no spike" (the comparison is False for NaN).
+        spikes = jnp.where(jnp.isnan(p), p, spikes)
         return state, p + jax.lax.stop_gradient(spikes - p)

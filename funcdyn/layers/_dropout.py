@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._checks import is_real
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
@@ -30,7 +31,12 @@ class Dropout(DynamicalSystem):
     p: float = eqx.field(static=True, default=0.5)
 
     def __init__(self, p: float = 0.5, *, mode: Mode | None = None, name: str | None = None):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        if not is_real(p):
+            raise TypeError(
+                f"Dropout: `p` is the drop probability, a float in [0, 1); got {p!r} of type "
+                f"{type(p).__name__}."
+            )
+        if not 0.0 <= p < 1.0:  # NaN fails too
             raise ValueError(
                 f"Dropout: `p` is the drop probability and must be in [0, 1), got {p!r}. "
                 "(BrainPy's keep-probability `prob` corresponds to p = 1 - prob.)"

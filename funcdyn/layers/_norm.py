@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
+from .._checks import check_positive, check_range
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
@@ -19,9 +20,7 @@ from ._recurrent import split_key
 
 
 def _check_epsilon(epsilon, cls: str) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-        raise ValueError(f"{cls}: `epsilon` must be a float > 0, got {epsilon!r}.")
-    return float(epsilon)
+    return check_positive(epsilon, "epsilon", cls)
 
 
 def _normalise(x, mean, var, epsilon, scale, bias):
@@ -159,14 +158,10 @@ class _BatchNorm(DynamicalSystem):
         check_positive_int(num_features, "num_features", cls)
         self.num_features = num_features
         self.epsilon = _check_epsilon(epsilon, cls)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not (
-            0.0 <= momentum < 1.0
-        ):
-            raise ValueError(
-                f"{cls}: `momentum` must be in [0, 1) (the weight of the old running "
-                f"statistics), got {momentum!r}."
-            )
-        self.momentum = float(momentum)
+        self.momentum = check_range(
+            momentum, "momentum", cls, low=0.0, high=1.0, high_open=True,
+            hint="It is the weight of the old running statistics (PyTorch's 0.1 is 0.9 here).",
+        )
         shape = (num_features,)
         ks, kb = split_key(key, 2)
         self.scale = parameter(scale_initializer, shape, name="scale_initializer", key=ks,
@@ -216,6 +211,17 @@ class _BatchNorm(DynamicalSystem):
                 "running statistics (fit=False)."
             )
         axes = tuple(range(x.ndim - 1))
+        count = int(np.prod(x.shape[:-1]))
+        if count < 2:
+            # The batch variance of one value is 0 and its mean the value itself: the
+            # output would be exactly `bias` whatever the input. Shapes are static, so
+            # this is caught at trace time.
+            raise ValueError(
+                f"{cls}: batch statistics (ctx.fit=True) need more than one value per "
+                f"channel, got input of shape {x.shape} (one value per channel: the "
+                "output would be all zeros plus the bias). Train with a batch of at least "
+                "2, or evaluate with ctx.fit=False (running statistics)."
+            )
         mean = jnp.mean(x, axis=axes)
         var = jnp.var(x, axis=axes)
         # The running statistics are bookkeeping for evaluation, not part of the model

@@ -43,7 +43,9 @@ def trainable_initial_state(
     if state_initializer is None:
         raise ValueError(f"{cls}: `state_initializer` cannot be None.")
     if not train_state:
-        if isinstance(state_initializer, (jax.Array, np.ndarray, list, tuple, int, float)):
+        if isinstance(
+            state_initializer, (jax.Array, np.ndarray, np.generic, list, tuple, int, float)
+        ):
             # A fixed array state must fit one example; it is broadcast over the batch.
             parameter(state_initializer, shape, name="state_initializer", broadcast=True)
         return None

@@ -1,5 +1,6 @@
 """The reservoir of an echo state network."""
 
+import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
+from .._checks import is_real
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
@@ -24,18 +26,29 @@ class ReservoirState(eqx.Module):
 
 
 def _check_fraction(value, arg: str, *, low_open: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0)
-    if not ok:
-        interval = "(0, 1]" if low_open else "[0, 1]"
+    interval = "(0, 1]" if low_open else "[0, 1]"
+    if not is_real(value):
+        # A ValueError (not TypeError) for a bool or a string, as before.
+        raise ValueError(
+            f"Reservoir: `{arg}` must be a float in {interval}, got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    value = float(value)
+    if not (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0):  # NaN fails too
         raise ValueError(f"Reservoir: `{arg}` must be a float in {interval}, got {value!r}.")
-    return float(value)
+    return value
 
 
 def _check_nonnegative(value, arg: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"Reservoir: `{arg}` must be a float >= 0, got {value!r}.")
-    return float(value)
+    if not is_real(value):
+        raise ValueError(
+            f"Reservoir: `{arg}` must be a float >= 0, got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    value = float(value)
+    if not 0.0 <= value < math.inf:  # NaN and inf fail
+        raise ValueError(f"Reservoir: `{arg}` must be a float >= 0 (finite), got {value!r}.")
+    return value
 
 
 def _spectral_radius(W: np.ndarray) -> float:

@@ -16,7 +16,12 @@ from ._cross_entropy import (
     cross_entropy_max_over_time as cross_entropy_max_over_time,
     cross_entropy_mean_over_time as cross_entropy_mean_over_time,
 )
-from ._firing_rate import firing_rate as firing_rate, rate_l1 as rate_l1, rate_l2 as rate_l2
+from ._firing_rate import (
+    firing_rate as firing_rate,  # alias of mean_rate (its former name)
+    mean_rate as mean_rate,
+    rate_l1 as rate_l1,
+    rate_l2 as rate_l2,
+)
 from ._mse import mean_squared_error as mean_squared_error
 from ._time import (
     last_step as last_step,

@@ -3,7 +3,8 @@
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._cross_entropy import check_labels
+from ._cross_entropy import check_label_shape
+from ._labels import checked_class_indices
 from ._time import last_step, max_over_time, mean_over_time
 
 
@@ -18,11 +19,16 @@ def accuracy(logits: ArrayLike, labels: ArrayLike) -> Array:
       (the class is their argmax).
 
     **Returns:** a float scalar in `[0, 1]`. Ties go to the lowest class index.
+
+    **Raises:** an integer label outside `[0, C)` is an error, also under `jax.jit` (as
+    for [`funcdyn.losses.cross_entropy`][]).
     """
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
-    check_labels(logits, labels, "accuracy")
-    if not jnp.issubdtype(labels.dtype, jnp.integer):
+    check_label_shape(logits, labels, "accuracy")
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        labels = checked_class_indices(labels, logits.shape[-1], "accuracy")
+    else:
         labels = jnp.argmax(labels, axis=-1)
     hit = jnp.argmax(logits, axis=-1) == labels
     return jnp.mean(hit.astype(jnp.result_type(float)))

@@ -4,10 +4,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from ._labels import checked_class_indices
 from ._time import last_step, max_over_time, mean_over_time
 
 
-def check_labels(logits: Array, labels: Array, who: str) -> None:
+def check_label_shape(logits: Array, labels: Array, who: str) -> None:
     """Integer labels need the shape of `logits` without its class axis; float labels
     (one-hot or probabilities) need the shape of `logits`."""
     if logits.ndim < 1:
@@ -41,14 +42,20 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> Array:
     - `labels`: integer class indices of shape `(...)`, or float targets `p` of shape
       `(..., C)` (one-hot or probabilities, each row summing to 1).
 
-    **Returns:** a scalar: the mean over all leading axes. Integer labels outside
-    `[0, C)` contribute `log sum_c exp(z_bc)` (they select no class).
+    **Returns:** a scalar: the mean over all leading axes.
+
+    **Raises:** an integer label outside `[0, C)` is an error, never a silently wrong
+    loss: a `ValueError` naming the first bad label when called eagerly, and under
+    `jax.jit` an `eqx.error_if` check that fails at run time (an `EquinoxRuntimeError`
+    with this message; `jax.jit` wraps it in a `JaxRuntimeError`, `eqx.filter_jit`
+    does not).
     """
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
-    check_labels(logits, labels, "cross_entropy")
+    check_label_shape(logits, labels, "cross_entropy")
     log_p = jax.nn.log_softmax(logits, axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
+        labels = checked_class_indices(labels, logits.shape[-1], "cross_entropy")
         labels = jax.nn.one_hot(labels, logits.shape[-1], dtype=log_p.dtype)
     return -jnp.mean(jnp.sum(labels.astype(log_p.dtype) * log_p, axis=-1))
 

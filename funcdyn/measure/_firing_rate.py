@@ -3,6 +3,8 @@
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from .._checks import check_positive
+
 
 def firing_rate(spikes: ArrayLike, width: float, *, dt: float) -> Array:
     """The population firing rate (Hz, with times in ms), smoothed by a moving average.
@@ -24,10 +26,8 @@ def firing_rate(spikes: ArrayLike, width: float, *, dt: float) -> Array:
     rate = funcdyn.measure.firing_rate(spikes, width=10.0, dt=0.1)
     ```
     """
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
-        raise ValueError(f"firing_rate: `dt` must be a positive float, got {dt!r}.")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-        raise ValueError(f"firing_rate: `width` must be a positive float (ms), got {width!r}.")
+    dt = check_positive(dt, "dt", "firing_rate")
+    width = check_positive(width, "width", "firing_rate")
     spikes = jnp.asarray(spikes)
     if spikes.ndim not in (1, 2):
         raise ValueError(

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._checks import check_bool
+
 
 def raster_plot(ts, spikes, *, ax=None, marker: str = ".", markersize: float = 2.0,
                 color: str = "k", xlabel: str = "Time (ms)", ylabel: str = "Neuron index",
@@ -17,7 +19,7 @@ def raster_plot(ts, spikes, *, ax=None, marker: str = ".", markersize: float = 2
     - `ax`: a matplotlib `Axes` to draw into (default: a new figure's).
     - `marker`, `markersize`, `color`, `xlabel`, `ylabel`, `title`, `xlim`, `ylim`:
       matplotlib styling.
-    - `show`: call `plt.show()`.
+    - `show`: call `plt.show()` (a bool).
 
     **Returns:** the `Axes`.
 
@@ -26,8 +28,7 @@ def raster_plot(ts, spikes, *, ax=None, marker: str = ".", markersize: float = 2
     ax.figure.savefig("raster.png")
     ```
     """
-    import matplotlib.pyplot as plt
-
+    show = check_bool(show, "show", "raster_plot")
     ts = np.asarray(ts)
     spikes = np.asarray(spikes)
     if spikes.ndim != 2 or ts.shape != spikes.shape[:1]:
@@ -35,6 +36,14 @@ def raster_plot(ts, spikes, *, ax=None, marker: str = ".", markersize: float = 2
             f"raster_plot: `spikes` must be (T, N) with `ts` of shape (T,); got spikes "
             f"{spikes.shape} and ts {ts.shape}."
         )
+    if np.issubdtype(spikes.dtype, np.inexact) and not np.isfinite(spikes).all():
+        # NaN is non-zero: it would be drawn as a spike.
+        step, neuron = (int(i) for i in np.argwhere(~np.isfinite(spikes))[0])
+        raise ValueError(
+            f"raster_plot: `spikes` holds a non-finite value (at step {step}, neuron "
+            f"{neuron}); a NaN would be drawn as a spike. Check the simulation for NaNs."
+        )
+    import matplotlib.pyplot as plt
     steps, neurons = np.nonzero(spikes)
     if ax is None:
         _, ax = plt.subplots()

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class Boxcar(Surrogate):
@@ -14,7 +14,7 @@ class Boxcar(Surrogate):
     **Arguments:** `width` $w$ (default 0.5).
     """
 
-    width: float | Array = 0.5
+    width: float | Array = param(0.5)
 
     def __check_init__(self):
         _check_positive(self, "width")

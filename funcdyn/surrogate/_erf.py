@@ -5,7 +5,9 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
+
+_ZMAX = 64.0
 
 
 class ERF(Surrogate):
@@ -17,12 +19,14 @@ class ERF(Surrogate):
     **Arguments:** `alpha` (default 1.0).
     """
 
-    alpha: float | Array = 1.0
+    alpha: float | Array = param(1.0)
 
     def __check_init__(self):
         _check_positive(self, "alpha")
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)
-        z = a * x
+        # exp(-z^2) is exactly 0 for |z| > 27.3 even in float64: limiting |z| to 64 changes
+        # no value, but keeps z^2 from overflowing (whose derivative would be inf * 0 = NaN).
+        z = jnp.clip(a * x, -_ZMAX, _ZMAX)
         return a * (1.0 / math.sqrt(math.pi)) * jnp.exp(-z * z)

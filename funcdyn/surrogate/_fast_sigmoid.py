@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class FastSigmoid(Surrogate):
@@ -20,12 +20,14 @@ class FastSigmoid(Surrogate):
     ```
     """
 
-    alpha: float | Array = 25.0
+    alpha: float | Array = param(25.0)
 
     def __check_init__(self):
         _check_positive(self, "alpha")
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)
-        d = a * jnp.abs(x) + 1.0
-        return 1.0 / (d * d)
+        # (1/d)^2 rather than 1/d^2: for huge |x| the square of d overflows and its
+        # second derivative would be inf * 0 = NaN; 1/d is at most 1.
+        u = 1.0 / (a * jnp.abs(x) + 1.0)
+        return u * u

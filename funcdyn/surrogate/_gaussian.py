@@ -5,7 +5,7 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class Gaussian(Surrogate):
@@ -17,8 +17,8 @@ class Gaussian(Surrogate):
     **Arguments:** `sigma` (default 0.5), `alpha` (default 0.5).
     """
 
-    sigma: float | Array = 0.5
-    alpha: float | Array = 0.5
+    sigma: float | Array = param(0.5)
+    alpha: float | Array = param(0.5)
 
     def __check_init__(self):
         _check_positive(self, "sigma", "alpha")
@@ -30,5 +30,7 @@ class Gaussian(Surrogate):
 
 
 def _normal(x, mu, sigma):
-    z = (x - mu) / sigma
+    # exp(-z^2/2) is exactly 0 for |z| > 38.6 even in float64: limiting |z| to 64 changes
+    # no value, but keeps z^2 from overflowing (whose derivative would be inf * 0 = NaN).
+    z = jnp.clip((x - mu) / sigma, -64.0, 64.0)
     return jnp.exp(-0.5 * z * z) / (math.sqrt(2.0 * math.pi) * sigma)

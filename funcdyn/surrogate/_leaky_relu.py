@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _param
+from ._base import Surrogate, _check, _param, param
 
 
 class LeakyRelu(Surrogate):
@@ -14,8 +14,12 @@ class LeakyRelu(Surrogate):
     **Arguments:** `alpha` (default 0.1), `beta` (default 1.0).
     """
 
-    alpha: float | Array = 0.1
-    beta: float | Array = 1.0
+    alpha: float | Array = param(0.1)
+    beta: float | Array = param(1.0)
+
+    def __check_init__(self):
+        _check(self, "alpha", low=0.0, low_open=False)
+        _check(self, "beta", low=0.0)
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)

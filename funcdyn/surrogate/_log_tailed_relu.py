@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _param
+from ._base import Surrogate, _check, _param, param
 
 
 class LogTailedRelu(Surrogate):
@@ -14,7 +14,10 @@ class LogTailedRelu(Surrogate):
     **Arguments:** `alpha` (default 0.0), the slope for negative `x`.
     """
 
-    alpha: float | Array = 0.0
+    alpha: float | Array = param(0.0)
+
+    def __check_init__(self):
+        _check(self, "alpha", low=0.0, low_open=False)
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)

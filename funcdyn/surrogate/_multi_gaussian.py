@@ -5,7 +5,7 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check, _check_positive, _param, param
 
 
 class MultiGaussian(Surrogate):
@@ -19,13 +19,14 @@ class MultiGaussian(Surrogate):
     $c$ (default 0.5).
     """
 
-    h: float | Array = 0.15
-    s: float | Array = 6.0
-    sigma: float | Array = 0.5
-    scale: float | Array = 0.5
+    h: float | Array = param(0.15)
+    s: float | Array = param(6.0)
+    sigma: float | Array = param(0.5)
+    scale: float | Array = param(0.5)
 
     def __check_init__(self):
-        _check_positive(self, "s", "sigma")
+        _check_positive(self, "s", "sigma", "scale")
+        _check(self, "h", low=0.0, low_open=False)
 
     def grad(self, x: Array) -> Array:
         h = _param(self.h, x)
@@ -40,5 +41,7 @@ class MultiGaussian(Surrogate):
 
 
 def _normal(x, mu, sigma):
-    z = (x - mu) / sigma
+    # exp(-z^2/2) is exactly 0 for |z| > 38.6 even in float64: limiting |z| to 64 changes
+    # no value, but keeps z^2 from overflowing (whose derivative would be inf * 0 = NaN).
+    z = jnp.clip((x - mu) / sigma, -64.0, 64.0)
     return jnp.exp(-0.5 * z * z) / (math.sqrt(2.0 * math.pi) * sigma)

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check, _check_positive, _param, param
 
 
 class PiecewiseLeakyRelu(Surrogate):
@@ -14,11 +14,12 @@ class PiecewiseLeakyRelu(Surrogate):
     **Arguments:** `c` (default 0.01), `w` (default 1.0).
     """
 
-    c: float | Array = 0.01
-    w: float | Array = 1.0
+    c: float | Array = param(0.01)
+    w: float | Array = param(1.0)
 
     def __check_init__(self):
         _check_positive(self, "w")
+        _check(self, "c", low=0.0, low_open=False)
 
     def grad(self, x: Array) -> Array:
         c = _param(self.c, x)

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class PiecewiseQuadratic(Surrogate):
@@ -16,7 +16,7 @@ class PiecewiseQuadratic(Surrogate):
     **Arguments:** `alpha` (default 1.0).
     """
 
-    alpha: float | Array = 1.0
+    alpha: float | Array = param(1.0)
 
     def __check_init__(self):
         _check_positive(self, "alpha")

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _param
+from ._base import Surrogate, _check, _param, param
 
 
 class QPseudoSpike(Surrogate):
@@ -15,11 +15,10 @@ class QPseudoSpike(Surrogate):
     **Arguments:** `alpha` (default 2.0, must be > 1).
     """
 
-    alpha: float | Array = 2.0
+    alpha: float | Array = param(2.0)
 
     def __check_init__(self):
-        if isinstance(self.alpha, (int, float)) and not self.alpha > 1:
-            raise ValueError(f"QPseudoSpike: `alpha` must be > 1, got {self.alpha!r}.")
+        _check(self, "alpha", low=1.0)
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class ReluGrad(Surrogate):
@@ -15,11 +15,11 @@ class ReluGrad(Surrogate):
     **Arguments:** `alpha` (default 0.3), `width` $w$ (default 1.0).
     """
 
-    alpha: float | Array = 0.3
-    width: float | Array = 1.0
+    alpha: float | Array = param(0.3)
+    width: float | Array = param(1.0)
 
     def __check_init__(self):
-        _check_positive(self, "width")
+        _check_positive(self, "alpha", "width")
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)

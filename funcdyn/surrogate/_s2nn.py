@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class S2NN(Surrogate):
@@ -17,11 +17,11 @@ class S2NN(Surrogate):
     **Arguments:** `alpha` (default 4.0), `beta` (default 1.0).
     """
 
-    alpha: float | Array = 4.0
-    beta: float | Array = 1.0
+    alpha: float | Array = param(4.0)
+    beta: float | Array = param(1.0)
 
     def __check_init__(self):
-        _check_positive(self, "alpha")
+        _check_positive(self, "alpha", "beta")
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)

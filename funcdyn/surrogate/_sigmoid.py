@@ -3,7 +3,7 @@
 import jax
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class Sigmoid(Surrogate):
@@ -21,7 +21,7 @@ class Sigmoid(Surrogate):
     ```
     """
 
-    alpha: float | Array = 4.0
+    alpha: float | Array = param(4.0)
 
     def __check_init__(self):
         _check_positive(self, "alpha")

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class SoftSign(Surrogate):
@@ -15,12 +15,13 @@ class SoftSign(Surrogate):
     **Arguments:** `alpha` (default 1.0).
     """
 
-    alpha: float | Array = 1.0
+    alpha: float | Array = param(1.0)
 
     def __check_init__(self):
         _check_positive(self, "alpha")
 
     def grad(self, x: Array) -> Array:
         a = _param(self.alpha, x)
-        d = 1.0 + jnp.abs(a * x)
-        return a / (2.0 * d * d)
+        # (1/d)^2 rather than 1/d^2, so that nothing overflows for huge |x|.
+        u = 1.0 / (1.0 + jnp.abs(a * x))
+        return 0.5 * a * (u * u)

@@ -4,9 +4,15 @@ import math
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
+
+
+def _as_int(n):
+    # numpy ints are accepted (and stored as Python ints: `n` is static and hashed).
+    return int(n) if isinstance(n, np.integer) else n
 
 
 class SquarewaveFourierSeries(Surrogate):
@@ -21,12 +27,17 @@ class SquarewaveFourierSeries(Surrogate):
     **Arguments:** `n` (default 2, static), `t_period` $T$ (default 8.0).
     """
 
-    n: int = eqx.field(static=True, default=2)
-    t_period: float | Array = 8.0
+    n: int = eqx.field(static=True, default=2, converter=_as_int)
+    t_period: float | Array = param(8.0)
 
     def __check_init__(self):
         _check_positive(self, "t_period")
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+        if isinstance(self.n, bool) or not isinstance(self.n, int):
+            raise TypeError(
+                f"SquarewaveFourierSeries: `n` must be a positive int, got {self.n!r} of "
+                f"type {type(self.n).__name__}."
+            )
+        if self.n < 1:
             raise ValueError(
                 f"SquarewaveFourierSeries: `n` must be a positive int, got {self.n!r}."
             )

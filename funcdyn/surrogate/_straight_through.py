@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _param
+from ._base import Surrogate, _check, _param, param
 
 
 class StraightThrough(Surrogate):
@@ -14,7 +14,10 @@ class StraightThrough(Surrogate):
     **Arguments:** `alpha` (default 1.0).
     """
 
-    alpha: float | Array = 1.0
+    alpha: float | Array = param(1.0)
+
+    def __check_init__(self):
+        _check(self, "alpha", low=0.0)
 
     def grad(self, x: Array) -> Array:
         return _param(self.alpha, x) * jnp.ones_like(x)

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._base import Surrogate, _check_positive, _param
+from ._base import Surrogate, _check_positive, _param, param
 
 
 class Triangle(Surrogate):
@@ -14,7 +14,7 @@ class Triangle(Surrogate):
     **Arguments:** `width` $w$ (default 1.0).
     """
 
-    width: float | Array = 1.0
+    width: float | Array = param(1.0)
 
     def __check_init__(self):
         _check_positive(self, "width")

@@ -4,6 +4,7 @@ and readout training (offline ridge, online RLS / LMS)."""
 from ._bptt import BPTT as BPTT, Report as Report
 from ._checkpoint import (
     Checkpoint as Checkpoint,
+    CheckpointError as CheckpointError,
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
