@@ -33,4 +33,6 @@ from ._core._system import DynamicalSystem as DynamicalSystem
 from ._core._trainable import trainable as trainable
 from ._run import run as run
 
-__version__ = "0.1.0"
+from ._version import get_version as _get_version
+
+__version__ = _get_version()
