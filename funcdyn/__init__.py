@@ -32,6 +32,7 @@ from ._core._sequential import Sequential as Sequential
 from ._core._system import DynamicalSystem as DynamicalSystem
 from ._core._trainable import trainable as trainable
 from ._run import run as run
+from ._summary import summary as summary
 
 from ._version import get_version as _get_version
 
