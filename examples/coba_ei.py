@@ -10,10 +10,11 @@ The network is one LIF population and two synapses (from its excitatory and from
 inhibitory part onto all of it). The synapses are event-driven: each step visits only
 the out-connections of the neurons that spiked.
 
-    python examples/coba_ei.py                      # 1 s of biological time
-    python examples/coba_ei.py --quick --out /tmp   # 100 ms, for CI
+    python examples/coba_ei.py           # 1 s of biological time
+    python examples/coba_ei.py --quick   # 100 ms, for CI
 
-Saves a raster plot to `<out>/coba_raster.png` and prints the mean firing rate.
+Saves a raster plot to `<out>/coba_raster.png` (default `outputs/coba_ei/`) and prints
+the mean firing rate.
 """
 
 import argparse
@@ -98,8 +99,8 @@ def main(argv=None) -> float:
     parser.add_argument("--duration", type=float, default=None, help="ms (default 1000)")
     parser.add_argument("--neurons", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("."),
-                        help="folder for coba_raster.png")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("outputs", "coba_ei"),
+                        help="folder for coba_raster.png (default: outputs/coba_ei)")
     args = parser.parse_args(argv)
     duration = args.duration or (100.0 if args.quick else 1000.0)
     dt = 0.1

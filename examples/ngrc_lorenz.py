@@ -111,7 +111,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one window, short test span")
     parser.add_argument("--offsets", type=int, default=1,
                         help="number of warm-up lengths (200, 220, ... points)")
-    parser.add_argument("--out", default="examples_output", help="output folder")
+    parser.add_argument("--out", default=os.path.join("outputs", "ngrc_lorenz"),
+                        help="output folder (default: outputs/ngrc_lorenz)")
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
 

@@ -6,6 +6,7 @@ Models are immutable pytrees; `new_state, y = model(state, x, ctx)` is one time 
 from . import init as init, layers as layers, testing as testing
 from . import train as train, losses as losses
 from . import surrogate as surrogate, neurons as neurons
+from . import data as data
 from . import conn as conn, synapses as synapses, synouts as synouts, encoding as encoding, measure as measure
 from . import parallel as parallel
 from .encoding import (
@@ -34,7 +35,10 @@ from ._core._system import DynamicalSystem as DynamicalSystem
 from ._core._trainable import trainable as trainable
 from ._run import run as run
 from ._simulate import simulate as simulate
+from ._summary import summary as summary
 
 from . import nir as nir  # imports the `nir` package only when a conversion runs
 
-__version__ = "0.1.0"
+from ._version import get_version as _get_version
+
+__version__ = _get_version()

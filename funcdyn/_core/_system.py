@@ -3,6 +3,7 @@
 import abc
 import dataclasses
 import functools
+import inspect
 from typing import Any, ClassVar
 
 import equinox as eqx
@@ -65,15 +66,31 @@ class DynamicalSystem(eqx.Module):
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "_fills_defaults", False):
-            # A custom __init__ need not set `mode` and `name`: fill in the construction
-            # -time defaults afterwards, as dataclass-generated inits do.
+            try:
+                signature = inspect.signature(init)
+            except (TypeError, ValueError):
+                signature = None
+
+            # A custom __init__ that takes no `mode` / `name` gets the construction-time
+            # defaults afterwards, as dataclass-generated inits do. One that was *given* a
+            # mode or name and dropped it is refused: it would build the model in the default
+            # mode without a word, and the mistake would surface far away (e.g. as a
+            # Sequential mode error).
             @functools.wraps(init)
             def __init__(self, *args, **kwargs):
                 init(self, *args, **kwargs)
-                if "mode" not in self.__dict__:
-                    self.mode = get_default_mode()
-                if "name" not in self.__dict__:
-                    self.name = None
+                for field, default in (("mode", get_default_mode), ("name", lambda: None)):
+                    if field in self.__dict__:
+                        continue
+                    given = _given_argument(signature, field, self, args, kwargs)
+                    if given is not None:
+                        raise TypeError(
+                            f"{type(self).__name__}.__init__ was given {field}={given!r} but "
+                            f"did not assign it: add `self.{field} = {field}` to __init__ "
+                            f"(or pass it on with super().__init__(..., {field}={field})). "
+                            f"Without it the model would silently get the default {field}."
+                        )
+                    setattr(self, field, default())
 
             __init__._fills_defaults = True
             cls.__init__ = __init__
@@ -175,6 +192,23 @@ class DynamicalSystem(eqx.Module):
             parts.append(f"{field.name}={_format_value(value)}")
         parts.append(f"mode={self.mode}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _given_argument(signature, field: str, self, args, kwargs):
+    """The non-None value passed to a custom `__init__` for `field` (by keyword, by
+    position, or inside `**kwargs`), else None."""
+    if signature is None:
+        return kwargs.get(field)
+    try:
+        bound = signature.bind(self, *args, **kwargs)
+    except TypeError:
+        return kwargs.get(field)
+    if field in bound.arguments:
+        return bound.arguments[field]
+    for name, value in bound.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            return value.get(field)
+    return None
 
 
 def _split_or_none(key, n: int):

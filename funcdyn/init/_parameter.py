@@ -31,7 +31,7 @@ def parameter(
     value: ParamSpec,
     shape: Sequence[int],
     *,
-    name: str,
+    name: str | None = None,
     key: PRNGKeyArray | None = None,
     dtype=None,
     allow_none: bool = False,
@@ -48,7 +48,8 @@ def parameter(
         - a user callable taking `shape` (BrainPy's convention) or `(key, shape)`;
         - `None`: no parameter (allowed only with `allow_none=True`, e.g. a bias).
     - `shape`: the expected shape.
-    - `name`: the argument's name, used in error messages.
+    - `name`: the argument's name, used only in error messages (optional, as in BrainPy;
+      without it they say "The parameter").
     - `key`: the PRNG key for random initialisers (a clear error if needed and missing).
     - `dtype`: default: the default float dtype.
     - `allow_none`: whether `None` may omit the parameter.
@@ -58,14 +59,15 @@ def parameter(
     **Returns:** the array, or `None`.
     """
     shape = tuple(int(s) for s in shape)
+    label = "The parameter" if name is None else f"`{name}`"
     if value is None:
         if allow_none:
             return None
-        raise ValueError(f"`{name}` cannot be None; pass an array or an initialiser.")
+        raise ValueError(f"{label} cannot be None; pass an array or an initialiser.")
     if isinstance(value, Initializer):
         if value.needs_key and key is None:
             raise ValueError(
-                f"`{name}` uses the random initialiser {type(value).__name__}: pass "
+                f"{label} uses the random initialiser {type(value).__name__}: pass "
                 "`key=jax.random.key(...)` to the constructor."
             )
         array = value(key, shape, _dtype(dtype))
@@ -74,7 +76,7 @@ def parameter(
         if arity == 2:
             if key is None:
                 raise ValueError(
-                    f"`{name}` is a callable taking (key, shape): pass `key=...` to the "
+                    f"{label} is a callable taking (key, shape): pass `key=...` to the "
                     "constructor."
                 )
             array = value(key, shape)
@@ -82,7 +84,7 @@ def parameter(
             array = value(shape)
         else:
             raise TypeError(
-                f"`{name}`: a callable initialiser must take `shape` or `(key, shape)`, "
+                f"{label}: a callable initialiser must take `shape` or `(key, shape)`, "
                 f"got one with {arity} required positional arguments."
             )
         array = jnp.asarray(array, dtype=_dtype(dtype))
@@ -91,7 +93,7 @@ def parameter(
             array = jnp.asarray(value, dtype=_dtype(dtype))
         except (TypeError, ValueError) as err:
             raise TypeError(
-                f"`{name}` must be an array, an Initializer, a callable or None; got "
+                f"{label} must be an array, an Initializer, a callable or None; got "
                 f"{type(value).__name__}."
             ) from err
         if broadcast:
@@ -102,9 +104,9 @@ def parameter(
                 ok = False
             if not ok:
                 raise ValueError(
-                    f"`{name}` has shape {array.shape}, which does not broadcast to {shape}."
+                    f"{label} has shape {array.shape}, which does not broadcast to {shape}."
                 )
             return array
     if array.shape != shape:
-        raise ValueError(f"`{name}` must have shape {shape}, got {array.shape}.")
+        raise ValueError(f"{label} must have shape {shape}, got {array.shape}.")
     return array
