@@ -23,7 +23,7 @@ LAYERS = {
     "RNNCell": (lambda m: L.RNNCell(3, 4, mode=m, key=K), (3,)),
     "RNNCell-relu-train_state": (
         lambda m: L.RNNCell(3, 4, activation="relu", train_state=True,
-                            state_initializer=fd.init.Normal(0.5), mode=m, key=K), (3,)),
+                            state_initializer=fd.init.Normal(mean=0.5), mode=m, key=K), (3,)),
     "GRUCell": (lambda m: L.GRUCell(3, 4, mode=m, key=K), (3,)),
     "LSTMCell": (lambda m: L.LSTMCell(3, 4, mode=m, key=K), (3,)),
     "LSTMCell-train_state": (

@@ -18,6 +18,7 @@ from .._checks import check_bool, check_dt
 from .._run import per_sample_records, run
 from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ._data import DataSource, batch_size_of
+from ._distributed import on_main_process
 from ._history import EarlyStopping, History
 from ._sequence_loss import SequenceLoss
 from ._sharding import batch_mesh, check_mesh, replicate, shard_batch
@@ -436,15 +437,17 @@ class BPTT:
                 early_stopping is not None
                 and early_stopping.restore_best
                 and early_stopping.best_epoch(history) == len(history.epochs) - 1
+                and EarlyStopping.is_finite_model(model)
             ):
                 # A copy: with donation the next step reuses the buffers of `model`.
                 best_model = _copy_arrays(model) if self.donate else model
             last = epoch == num_epoch - 1
             if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-                save_checkpoint(
+                # Written once, by process 0, on a multi-process run; every process waits.
+                on_main_process(lambda: save_checkpoint(
                     checkpoint_path, model=model, opt_state=opt_state, step=step,
                     epoch=epoch + 1, key=key, history=history,
-                )
+                ), name=f"funcdyn-checkpoint:{checkpoint_path}:{epoch}")
             report = Report(epoch, step, model, opt_state, dict(record), history)
             stop = any([cb(report) is True for cb in callbacks])
             if stop or (early_stopping is not None and early_stopping.should_stop(history)):
