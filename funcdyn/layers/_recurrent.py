@@ -7,7 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from ..init import Initializer, parameter
+from .._checks import split_key as split_key
+from .._initial_state import (
+    initial_value,
+    learned_initial_state,
+    static_initializer as static_initializer,
+)
 from ..init._parameter import ParamSpec
 
 
@@ -27,43 +32,14 @@ def resolve_activation(activation, cls: str, arg: str = "activation") -> Callabl
     return activation
 
 
-def split_key(key: PRNGKeyArray | None, n: int) -> list:
-    if key is None:
-        return [None] * n
-    return list(jax.random.split(key, n))
-
-
 def trainable_initial_state(
     train_state: bool, state_initializer: ParamSpec, shape: tuple[int, ...], cls: str,
     key: PRNGKeyArray | None,
 ) -> Array | None:
-    """The learned initial state (no batch axis) when `train_state`, else `None`."""
-    if not isinstance(train_state, bool):
-        raise TypeError(f"{cls}: `train_state` must be a bool, got {train_state!r}.")
-    if state_initializer is None:
-        raise ValueError(f"{cls}: `state_initializer` cannot be None.")
-    if not train_state:
-        if isinstance(
-            state_initializer, (jax.Array, np.ndarray, np.generic, list, tuple, int, float)
-        ):
-            # A fixed array state must fit one example; it is broadcast over the batch.
-            parameter(state_initializer, shape, name="state_initializer", broadcast=True)
-        return None
-    value = parameter(state_initializer, shape, name="state_initializer", key=key,
-                      broadcast=True)
-    return jnp.broadcast_to(value, shape)
-
-
-def static_initializer(state_initializer: ParamSpec) -> ParamSpec:
-    """`state_initializer` in a hashable form, so that it can be a static field (an array
-    becomes a nested tuple: a fixed initial state is not a parameter)."""
-    if isinstance(state_initializer, (jax.Array, np.ndarray, list)):
-        return _as_tuple(np.asarray(state_initializer))
-    return state_initializer
-
-
-def _as_tuple(a: np.ndarray):
-    return a.item() if a.ndim == 0 else tuple(_as_tuple(r) for r in a)
+    """The learned initial state (no batch axis) when `train_state`, else `None`: the
+    one rule of `funcdyn._initial_state`, for the argument `state_initializer`."""
+    return learned_initial_state(train_state, state_initializer, shape, cls,
+                                 "state_initializer", key)
 
 
 def initial_state(
@@ -72,18 +48,8 @@ def initial_state(
 ) -> Array:
     """The initial value of one state array: the learned state broadcast over the batch,
     or `state_initializer` drawn at the full (batch, *shape) shape."""
-    full = tuple(shape) if batch_size is None else (int(batch_size),) + tuple(shape)
-    if learned is not None:
-        return jnp.broadcast_to(learned, full)
-    if isinstance(state_initializer, Initializer) and state_initializer.needs_key and key is None:
-        raise ValueError(
-            f"{cls}: `state_initializer` {type(state_initializer).__name__} is random: call "
-            "init_state(batch_size, key=jax.random.key(...)), or pass the state yourself."
-        )
-    if isinstance(state_initializer, tuple):
-        state_initializer = jnp.asarray(state_initializer)
-    value = parameter(state_initializer, full, name="state_initializer", key=key, broadcast=True)
-    return jnp.broadcast_to(value, full)
+    return initial_value(learned, state_initializer, shape, batch_size, cls,
+                         "state_initializer", key)
 
 
 def check_state(cls: str, name: str, value: Array, expected: Sequence[int]) -> None:

@@ -147,6 +147,14 @@ class AbstractNeuron(DynamicalSystem):
         ]
         return eqx.branched_error_if(V, jnp.any(bad), jnp.argmax(bad), messages)
 
+    def _check_solver(self, solver):
+        if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
+            raise TypeError(
+                f"{type(self).__name__}: `solver` must be None or a diffrax solver such as "
+                f"diffrax.Euler(), diffrax.Heun() or diffrax.Tsit5(); got {solver!r}."
+            )
+        return solver
+
     @property
     def train_state(self) -> bool:
         """Whether the initial potential is the trainable parameter `V0`."""
@@ -307,12 +315,7 @@ class AbstractSpikingNeuron(AbstractNeuron):
             )
         self.spike_fn = spike_fn
         self.detach_reset = check_bool(detach_reset, "detach_reset", owner)
-        if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
-            raise TypeError(
-                f"{owner}: `solver` must be None or a diffrax solver such as "
-                f"diffrax.Euler(), diffrax.Heun() or diffrax.Tsit5(); got {solver!r}."
-            )
-        self.solver = solver
+        self.solver = self._check_solver(solver)
         self.mode = resolve_mode(mode)
         self.name = name
         self._set_initial_potential(V_initializer, train_state, key)

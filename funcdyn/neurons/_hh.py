@@ -127,10 +127,7 @@ class HH(AbstractNeuron):
             raise TypeError(f"HH: `spike_fn` must be a callable such as "
                             f"funcdyn.surrogate.Sigmoid(), got {spike_fn!r}.")
         self.spike_fn = spike_fn
-        if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
-            raise TypeError(f"HH: `solver` must be None or a diffrax solver such as "
-                            f"diffrax.Tsit5(); got {solver!r}.")
-        self.solver = solver
+        self.solver = self._check_solver(solver)
         self.mode = resolve_mode(mode)
         self.name = name
         self._set_initial_potential(V_initializer, train_state, key)

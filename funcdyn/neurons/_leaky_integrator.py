@@ -74,12 +74,7 @@ class LeakyIntegrator(AbstractNeuron):
         self.tau = self._parameter(tau, "tau", key, positive=True)
         self.V_rest = self._parameter(V_rest, "V_rest", key)
         self.R = self._parameter(R, "R", key)
-        if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
-            raise TypeError(
-                f"LeakyIntegrator: `solver` must be None or a diffrax solver such as "
-                f"diffrax.Tsit5(); got {solver!r}."
-            )
-        self.solver = solver
+        self.solver = self._check_solver(solver)
         self.mode = resolve_mode(mode)
         self.name = name
         self._set_initial_potential(V_initializer, train_state, key)
