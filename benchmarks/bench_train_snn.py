@@ -59,6 +59,7 @@ import optax  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import funcdyn  # noqa: E402
 from funcdyn import losses, train  # noqa: E402
+from _results import result_line  # noqa: E402  (benchmarks/, the script's folder)
 
 ALPHA = 25.0
 FULL = dict(n_in=100, n_rec=200, n_out=2, T=100, batch=128, rate=0.05, dt=1.0, tau_syn=10.0,
@@ -170,6 +171,9 @@ def funcdyn_variants(s, model):
             (train.make_step(tm, opt, has_aux=True, filter_spec=spec), True),
         "funcdyn make_step (batch-major data, BPTT layout)":
             (train.make_step(bm, opt, has_aux=True, filter_spec=spec), False),
+        "funcdyn make_step, on_nonfinite='ignore' (no check)":
+            (train.make_step(tm, opt, has_aux=True, filter_spec=spec, on_nonfinite="ignore"),
+             True),
         "funcdyn, synapse tau trained too (default filter)":
             (train.make_step(tm, opt, has_aux=True), True),
     }
@@ -237,6 +241,14 @@ def main():
     print(f"funcdyn / hand (where): median step {med[fd] / med[ref]:.3f}, min step "
           f"{best[fd] / best[ref]:.3f} (goal <= 1.05), compile "
           f"{compile_s[fd] / max(compile_s[ref], 1e-9):.2f} (goal <= 1.5)")
+    bmj = "funcdyn make_step (batch-major data, BPTT layout)"
+    ign = "funcdyn make_step, on_nonfinite='ignore' (no check)"
+    print(f"non-finite check (raise / ignore): median step {med[fd] / med[ign]:.3f} "
+          f"(goal <= 1.03); batch-major / time-major: {med[bmj] / med[fd]:.3f}")
+    print(result_line("train_snn.step", med[fd] / med[ref], "<=", 1.05))
+    print(result_line("train_snn.compile", compile_s[fd] / max(compile_s[ref], 1e-9), "<=", 1.5))
+    print(result_line("train_snn.nonfinite_check", med[fd] / med[ign], "<=", 1.03))
+    print(result_line("train_snn.batch_major_layout", med[bmj] / med[fd], "<=", 1.05))
     if ARGS.hlo:
         dump_hlo(ARGS.hlo, s, x, y, w1, w2, model)
 

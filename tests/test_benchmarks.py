@@ -22,8 +22,7 @@ def test_benchmark_quick_mode_runs(script):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ratio" in result.stdout.lower(), result.stdout
     lines = parse_results(result.stdout)
-    if script.name != "bench_train_snn.py":  # (its RESULT lines come with the lead's work)
-        assert lines, "no RESULT lines:\n" + result.stdout[-2000:]
+    assert lines, "no RESULT lines:\n" + result.stdout[-2000:]
     # Every RESULT-looking line parses, and the figures are finite.
     assert len(lines) == sum(ln.startswith("RESULT ") for ln in result.stdout.splitlines())
     assert all(r["met"] is not None for r in lines), lines

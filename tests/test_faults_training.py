@@ -204,3 +204,21 @@ def test_predict_and_record_layouts_and_chunks():
         trainer.predict(X, batch_size=0)
     with pytest.raises(ValueError, match=r"holds no samples"):
         trainer.predict(X[:0])
+
+
+def test_truncated_step_follows_the_policy():
+    with fd.training_environment():
+        model = fd.layers.RNNCell(2, 3, key=jax.random.key(0)) >> fd.layers.Dense(
+            3, 1, key=jax.random.key(1))
+    loss = train.sequence_loss(fd.losses.mean_squared_error, dt=1.0)
+    x = jnp.ones((4, 6, 2))
+    y = jnp.zeros((4, 6, 1))
+    init, step = train.make_truncated_step(loss, optax.sgd(0.1), window=2)
+    opt_state = init(model)
+    with pytest.raises(train.NonFiniteError, match="make_truncated_step: the batch produced"):
+        step(model, opt_state, (x.at[0, 3, 0].set(jnp.nan), y), None)
+    init, step = train.make_truncated_step(loss, optax.sgd(0.1), window=2, on_nonfinite="skip")
+    new, _, value, _ = step(model, init(model), (x.at[0, 3, 0].set(jnp.nan), y), None)
+    assert np.isnan(float(value)) and _finite(new)
+    with pytest.raises(ValueError, match="`on_nonfinite` must be one of"):
+        train.make_truncated_step(loss, optax.sgd(0.1), window=2, on_nonfinite="nope")

@@ -162,14 +162,16 @@ def _update(static, trainable_leaves, frozen_leaves, loss_arrays, opt_state, bat
         [jnp.all(jnp.isfinite(loss))] + _all_finite(grads) + [jnp.all(jnp.isfinite(x))
                                                               for x in new_leaves]
     )
-    ok = jnp.all(flags)
     # A non-finite update is dropped: the last finite model and optimizer state stay.
-    new_leaves = [jnp.where(ok, new, old) for new, old in zip(new_leaves, trainable_leaves)]
-    new_opt_state = jtu.tree_map(
-        lambda new, old: jnp.where(ok, new, old) if eqx.is_array(new) else new,
-        new_opt_state, opt_state,
-    )
+    new_leaves, new_opt_state = keep_if_finite(
+        jnp.all(flags), (new_leaves, new_opt_state), (trainable_leaves, opt_state))
     return new_leaves, new_opt_state, loss, aux, flags
+
+
+def keep_if_finite(ok: Array, new: Any, old: Any) -> Any:
+    """`new` where the traced flag `ok` holds, else `old` (array leaf by array leaf)."""
+    return jtu.tree_map(
+        lambda n, o: jnp.where(ok, n, o) if eqx.is_array(n) else n, new, old)
 
 
 # One compiled step for every loss: the structure, the non-array leaves, the optimizer

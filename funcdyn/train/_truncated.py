@@ -15,7 +15,14 @@ from .._run import _scan, _scan_body
 from ._bptt import BPTT
 from ._sequence_loss import SequenceLoss
 from ._sharding import check_mesh, replicate, shard_batch
-from ._step import check_optimizer, optax_promotion, partition_trainable
+from ._step import (
+    check_optimizer,
+    keep_if_finite,
+    NonFiniteError,
+    ON_NONFINITE,
+    optax_promotion,
+    partition_trainable,
+)
 
 
 def _check_window(window: Any, who: str) -> int:
@@ -77,7 +84,7 @@ class TruncatedLoss(eqx.Module):
 
 
 def _truncated_update(fixed, params, opt_state):
-    loss, optimizer, window, rest, batch, key = fixed
+    loss, optimizer, window, rest, batch, key, check = fixed
     x, y = _time_major(batch, loss.time_major)
     steps = _check_targets(x, y, "make_truncated_step")
     n_windows, tail = divmod(steps, window)
@@ -121,8 +128,16 @@ def _truncated_update(fixed, params, opt_state):
         scores = jtu.tree_map(lambda v: v * (tail / steps), scores)
         total = scores if total is None else jtu.tree_map(jnp.add, total, scores)
     value, aux = total
-    params, opt_state, _ = carry
-    return params, opt_state, value, aux
+    new_params, new_opt_state, _ = carry
+    if not check:
+        return new_params, new_opt_state, value, aux, jnp.ones((1,), bool)
+    # One fused reduction over the loss and the parameters after the last window: a
+    # non-finite batch drops all of its window updates.
+    flags = jnp.stack([jnp.all(jnp.isfinite(value))] + [
+        jnp.all(jnp.isfinite(a)) for a in jtu.tree_leaves(new_params) if eqx.is_inexact_array(a)])
+    new_params, new_opt_state = keep_if_finite(
+        jnp.all(flags), (new_params, new_opt_state), (params, opt_state))
+    return new_params, new_opt_state, value, aux, flags
 
 
 _truncated_jit = eqx.filter_jit(_truncated_update)
@@ -137,6 +152,7 @@ def make_truncated_step(
     filter_spec: Any = None,
     mesh: jax.sharding.Mesh | None = None,
     donate: bool = False,
+    on_nonfinite: str = "raise",
 ):
     """Builds a jitted truncated-BPTT step, as an `(init, step)` pair.
 
@@ -159,6 +175,9 @@ def make_truncated_step(
     - `optimizer`: an optax `GradientTransformation` (updated once per window).
     - `window`: `k`, the window length in steps.
     - `filter_spec`, `mesh`, `donate`: as for [`funcdyn.train.make_step`][].
+    - `on_nonfinite`: as for [`funcdyn.train.make_step`][], checked once per batch (on
+      the loss and the parameters after the last window): a non-finite batch drops all of
+      its window updates.
 
     **Returns:** `(init, step)` with `step(model, opt_state, batch, key) -> (model,
     opt_state, loss, metrics)`: `loss` and `metrics` are averages over the windows,
@@ -172,6 +191,9 @@ def make_truncated_step(
     check_optimizer(optimizer, "make_truncated_step")
     window = _check_window(window, "make_truncated_step")
     mesh = check_mesh(mesh, "make_truncated_step")
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"make_truncated_step: `on_nonfinite` must be one of {ON_NONFINITE}, "
+                         f"got {on_nonfinite!r}.")
     update = _truncated_jit_donate if donate else _truncated_jit
 
     def init(model: Any) -> Any:
@@ -190,10 +212,20 @@ def make_truncated_step(
         if mesh is not None:
             batch = shard_batch(batch, mesh, axis=1 if loss.time_major else 0)
             params, rest, opt_state = replicate((params, rest, opt_state), mesh)
-        params, opt_state, value, aux = update(
-            (loss, optimizer, window, rest, batch, key), params, opt_state
+        params, opt_state, value, aux, flags = update(
+            (loss, optimizer, window, rest, batch, key, on_nonfinite != "ignore"), params,
+            opt_state,
         )
-        return eqx.combine(params, rest), opt_state, value, aux
+        model = eqx.combine(params, rest)
+        if on_nonfinite == "raise" and not bool(flags.all()):
+            raise NonFiniteError(
+                f"make_truncated_step: the batch produced non-finite values (loss "
+                f"{float(value)}); its updates were dropped and the error carries the last "
+                "finite model (`err.model`, `err.opt_state`).",
+                model=model, opt_state=opt_state,
+                leaves=["loss"] if not bool(flags[0]) else ["params"],
+            )
+        return model, opt_state, value, aux
 
     return init, step
 
@@ -240,6 +272,7 @@ class TruncatedBPTT(BPTT):
             filter_spec=self.filter_spec,
             mesh=self.mesh,
             donate=self.donate,
+            on_nonfinite=self.on_nonfinite,
         )
 
     def _trace_loss(self):
