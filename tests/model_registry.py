@@ -192,8 +192,7 @@ MODELS: dict[str, Case] = {
     "NVAR": Case(L.NVAR, lambda m: L.NVAR(3, 2, order=2, constant=True, mode=m),
                  _normal((3,)), modes=("nonbatching", "batching")),
     "EPropNetwork": Case(fd.train.EPropNetwork, lambda m: fd.train.EPropNetwork(
-        N.LIF(5, V_th=1.0, V_reset=0.0, mode=m), 3, 2, mode=m, key=K), _normal((3,)),
-        check=dict(steps=3)),
+        N.LIF(5, V_th=1.0, V_reset=0.0, mode=m), 3, 2, mode=m, key=K), _normal((3,))),
     # -- NIR primitives and networks ------------------------------------------------------
     "NIRNetwork": Case(fd.nir.NIRNetwork, _nir_network, _normal((3,)), modes=("training",)),
     "nir.Delay": Case(fd.nir.Delay, lambda m: fd.nir.Delay(jnp.array([0, 1, 2]), dt=0.5, mode=m),

@@ -67,6 +67,16 @@ class Recurrent(DynamicalSystem):
         self.mode = neuron.mode
         self.name = name
 
+    @property
+    def size(self) -> tuple[int, ...]:
+        """The population's shape (the neuron's)."""
+        return self.neuron.size
+
+    @property
+    def num(self) -> int:
+        """The number of neurons."""
+        return self.neuron.num
+
     def init_state(self, batch_size: int | None = None, *, key: PRNGKeyArray | None = None):
         """The neuron's initial state (its last spikes start at zero)."""
         return self.neuron.init_state(batch_size, key=key)
