@@ -6,6 +6,7 @@ Models are immutable pytrees; `new_state, y = model(state, x, ctx)` is one time 
 from . import init as init, layers as layers, testing as testing
 from . import train as train, losses as losses
 from . import surrogate as surrogate, neurons as neurons
+from . import event as event
 from . import conn as conn, synapses as synapses, synouts as synouts, encoding as encoding, measure as measure
 from .encoding import (
     constant_input as constant_input,

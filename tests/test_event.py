@@ -85,7 +85,7 @@ def test_time_grid_lif_converges_to_event_solution_first_order():
         n = int(round(15.0 / dt))
 
         def step(s, k, dt=dt):
-            s, spk = neuron(s, jnp.full((1,), I), fd.Context(t=k * dt, i=k, dt=dt))
+            s, spk = neuron(s, jnp.full((1,), I), fd.Context(t=k.astype(jnp.float32) * dt, i=k, dt=dt))
             return s, spk[0]
 
         _, spikes = jax.lax.scan(step, neuron.init_state(), jnp.arange(n))

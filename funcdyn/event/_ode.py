@@ -135,7 +135,8 @@ class ODEDynamics(AbstractEventDynamics):
 
     def threshold(self, y):
         if self.has_threshold_fn:
-            return self.neuron.threshold(tuple(y))
+            # funcdyn's threshold hook may return a scalar for a shared threshold.
+            return jnp.broadcast_to(self.neuron.threshold(tuple(y)), y[0].shape)
         return jnp.broadcast_to(self.neuron.V_th, y[0].shape)
 
     def crossing(self, t, y, I, Iext, S, eligible, hold):
