@@ -134,7 +134,8 @@ def weights_only(model, get_weights):
     return eqx.tree_at(get_weights, spec, replace_fn=lambda _: True)
 
 
-def train(first_fn, params, spec, x_tr, y_tr, x_te, y_te, *, epochs, batch, lr, seed, log):
+def train(first_fn, params, spec, x_tr, y_tr, x_te, y_te, *, epochs, batch, lr, seed, log,
+          max_minutes=None):
     opt = optax.adam(lr)
     state = opt.init(eqx.filter(params, spec))
 
@@ -166,9 +167,14 @@ def train(first_fn, params, spec, x_tr, y_tr, x_te, y_te, *, epochs, batch, lr, 
             idx = order[b : b + batch]
             params, state, loss = step(params, state, x_tr[idx], y_tr[idx])
             losses.append(float(loss))
-        if log and (epoch % max(1, epochs // 10) == 0 or epoch == epochs - 1):
+        over = max_minutes is not None and time.perf_counter() - start > 60 * max_minutes
+        if log and (epoch % max(1, epochs // 10) == 0 or epoch == epochs - 1 or over):
             acc = float(accuracy(params, x_te, y_te))
-            print(f"  epoch {epoch + 1:3d}  loss {np.mean(losses):.4f}  test acc {acc:.3f}")
+            print(f"  epoch {epoch + 1:3d}  loss {np.mean(losses):.4f}  test acc {acc:.3f}",
+                  flush=True)
+        if over:
+            print(f"  stopped after {epoch + 1} of {epochs} epochs (--max-minutes {max_minutes})")
+            break
     seconds = time.perf_counter() - start
     return params, float(accuracy(params, x_te, y_te)), seconds, accuracy
 
@@ -204,6 +210,8 @@ def main(argv=None):
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop each training run after this wall time (reported)")
     p.add_argument("--grid-dt", type=float, nargs="*", default=[],
                    help="also train the time-grid surrogate path at these dt")
     args = p.parse_args(argv)
@@ -229,6 +237,7 @@ def main(argv=None):
         weights_only(net0, lambda n: tuple(layer.W_in for layer in n.layers)),
         x_tr, y_tr, x_te, y_te,
         epochs=epochs, batch=args.batch, lr=lr, seed=args.seed, log=True,
+        max_minutes=args.max_minutes,
     )
     first = np.asarray(eqx.filter_jit(event_first_times)(net, x_te)[0])
     silent = float(np.mean(~np.isfinite(first).any(-1)))
@@ -243,6 +252,7 @@ def main(argv=None):
         _, acc_g, secs_g, _ = train(
             fn, grid0, weights_only(grid0, lambda g: (g.W_h, g.W_o)), x_tr, y_tr, x_te, y_te,
             epochs=epochs, batch=args.batch, lr=lr, seed=args.seed, log=True,
+            max_minutes=args.max_minutes,
         )
         print(f"time grid dt={dt}: test accuracy {acc_g:.4f}, training time {secs_g:.1f} s")
     print(f"final test accuracy: {acc:.4f}")

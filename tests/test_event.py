@@ -187,7 +187,7 @@ def test_ode_path_matches_closed_form_on_lif(x64):
     [
         lambda: fd.neurons.QuaIF(2, V_rest=0.0, V_c=0.5, c=1.0, V_th=2.0, V_reset=0.0, tau=5.0),
         lambda: fd.neurons.AdExIF(
-            2, V_rest=0.0, V_reset=-0.2, V_th=3.0, V_T=1.0, delta_T=0.5, a=0.1, b=0.3,
+            2, V_rest=0.0, V_reset=-0.2, V_th=2.0, V_T=1.0, delta_T=1.0, a=0.1, b=0.3,
             tau=5.0, tau_w=20.0,
         ),
     ],
@@ -198,7 +198,7 @@ def test_ode_gradients_match_finite_differences(x64, make):
     respect to the input weights and the neuron's time constant vs central
     differences, to 1e-6 relative, with a recurrent connection."""
     neuron = make()
-    method = ev.ODE(steps=64)
+    method = ev.ODE(steps=128)
     times = jnp.array([[1.0, 4.0], [2.0, jnp.inf]])
     W_rec = jnp.array([[0.0, 0.3], [0.2, 0.0]])
 

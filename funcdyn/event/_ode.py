@@ -33,8 +33,9 @@ class ODE(AbstractEventMethod):
     - `steps`: `None` (adaptive steps) or an int: that many equal steps between two
       events. Equal steps make the simulated trajectory a smooth function of the
       parameters, so finite differences of the forward match the gradient to round-off.
-    - `root_tol`: the tolerance of the event's Newton root finder (relative to the
-      interval between events).
+    - `root_tol`: the tolerance of the event's bisection root finder (relative to the
+      interval between events); the implicit-function step then refines the time to
+      the integrated trajectory's root.
     - `max_steps`: the most solver steps between two events; more raises (diffrax).
     """
 
@@ -42,7 +43,7 @@ class ODE(AbstractEventMethod):
     rtol: float = eqx.field(static=True, default=1e-8)
     atol: float = eqx.field(static=True, default=1e-8)
     steps: int | None = eqx.field(static=True, default=None)
-    root_tol: float = eqx.field(static=True, default=1e-12)
+    root_tol: float = eqx.field(static=True, default=1e-9)
     max_steps: int = eqx.field(static=True, default=4096)
 
     def __check_init__(self):
@@ -149,7 +150,11 @@ class ODEDynamics(AbstractEventDynamics):
         def cond(t, y, args, **kwargs):
             return jnp.max(gap(y[0]))
 
-        root = optx.Newton(rtol=self.method.root_tol, atol=self.method.root_tol)
+        # Bisection within the step that changed sign: robust where the membrane runs
+        # away (ExpIF/AdEx past V_T), where Newton on the interpolant can fail.
+        root = optx.Bisection(
+            rtol=self.method.root_tol, atol=self.method.root_tol, expand_if_necessary=True
+        )
         event = diffrax.Event(cond, root_finder=root, direction=True)
         sol = self._solve(t, y, I, Iext, S, hold, diffrax.SaveAt(t1=True), event)
         hit = jnp.asarray(sol.event_mask)
