@@ -126,7 +126,9 @@ def _ff_rec_case(W_rec):
     return W, W_rec, times
 
 
-@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize(
+    "recurrent", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["ff", "recurrent"]
+)
 def test_closed_form_gradients_match_finite_differences(x64, recurrent):
     """d(sum of spike times + sum of V_max)/d(W_in, W_rec, tau, V_th, tau_syn, input
     times) equals central differences to 1e-6 (relative), feed-forward and recurrent."""
@@ -193,6 +195,8 @@ def test_ode_path_matches_closed_form_on_lif(x64):
     ],
     ids=["QuaIF", "AdExIF"],
 )
+@pytest.mark.slow  # about a minute each (diffrax event loops); the default run keeps
+# the ODE path's agreement with the closed form (test_ode_path_matches_closed_form_on_lif).
 def test_ode_gradients_match_finite_differences(x64, make):
     """QIF and AdEx (diffrax event path, equal steps): gradient of the spike times with
     respect to the input weights and the neuron's time constant vs central
