@@ -250,7 +250,7 @@ def main(argv=None):
 
     for dt in args.grid_dt:
         grid0 = grid_from_event(net0)
-        fn = lambda g, x, dt=dt: jax.vmap(lambda t: g.first_times(t, dt))(x)  # noqa: E731
+        fn = lambda g, x, dt=dt: jax.vmap(lambda t: g.first_times(t, dt))(x)
         print(f"time grid dt={dt}, surrogate gradients:")
         _, acc_g, secs_g, _ = train(
             fn, grid0, weights_only(grid0, lambda g: (g.W_h, g.W_o)), x_tr, y_tr, x_te, y_te,

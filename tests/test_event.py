@@ -108,7 +108,7 @@ def test_closed_form_spike_times_match_a_fine_reference(x64):
     def f(t, y):
         return [(-y[0] + y[1]) / tau, -y[1] / tau_s]
 
-    crossing = lambda t, y: y[0] - 1.0  # noqa: E731
+    crossing = lambda t, y: y[0] - 1.0
     crossing.terminal, crossing.direction = True, 1
     sol = scipy_integrate.solve_ivp(
         f, (t_in, 30.0), [0.0, w], events=crossing, rtol=1e-12, atol=1e-12
@@ -256,7 +256,7 @@ def test_vmap_over_a_batch_equals_a_loop():
 def test_ttfs_loss_with_silent_neurons_is_finite_with_finite_gradient():
     first = jnp.array([[3.0, jnp.inf, 5.0], [jnp.inf, jnp.inf, jnp.inf]])
     labels = jnp.array([1, 0])
-    f = lambda t: ev.ttfs_cross_entropy(t, labels, tau=1.0, t_silent=20.0, alpha=0.01).sum()  # noqa: E731
+    f = lambda t: ev.ttfs_cross_entropy(t, labels, tau=1.0, t_silent=20.0, alpha=0.01).sum()
     value, g = jax.value_and_grad(f)(first)
     assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(g)))
     assert np.all(np.asarray(g)[~np.isfinite(np.asarray(first))] == 0.0)

@@ -161,8 +161,8 @@ class LinearDynamics(AbstractEventDynamics):
     def crossing(self, t, y, I, Iext, S, eligible, hold):
         (V,) = y
         S = jnp.broadcast_to(S, V.shape)
-        f = lambda s: self._V(V, I, Iext, s) - self.V_th  # noqa: E731
-        df = lambda s: self._dV(  # noqa: E731
+        f = lambda s: self._V(V, I, Iext, s) - self.V_th
+        df = lambda s: self._dV(
             self._V(V, I, Iext, s), I * jnp.exp(-s / self.tau_syn), Iext
         )
         s = first_crossing_unimodal(f, df, self._critical(V, I, Iext), S, self.n_iter)

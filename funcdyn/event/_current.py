@@ -1,6 +1,7 @@
 """A piecewise-constant input current for event-driven simulations."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
@@ -43,7 +44,7 @@ class PiecewiseConstant(eqx.Module):
             )
         try:
             t = np.asarray(times)
-        except Exception:
+        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
             t = None
         if t is not None:
             if np.isnan(t).any() or np.isneginf(t).any():

@@ -22,7 +22,7 @@ from ._spikes import Spikes
 def _concrete(x):
     try:
         return np.asarray(x)
-    except Exception:
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None
 
 
@@ -131,7 +131,7 @@ class Layer(eqx.Module):
         if ts is not None and not np.all(ts > 0):
             raise ValueError(f"Layer: `tau_syn` must be > 0, got {ts}.")
         # Validates the neuron and the method now, not at the first call.
-        dyn, _, _ = event_dynamics(neuron, tau_syn, method, dtype)
+        event_dynamics(neuron, tau_syn, method, dtype)
         N = neuron.size[0]
         if tau_syn.ndim not in (0, 1) or (tau_syn.ndim == 1 and tau_syn.shape[0] != N):
             raise ValueError(

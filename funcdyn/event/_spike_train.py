@@ -1,6 +1,7 @@
 """The input of an event-driven simulation: spike times per input neuron."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
@@ -9,7 +10,7 @@ from jaxtyping import Array, ArrayLike
 def _concrete(x):
     try:
         return np.asarray(x)
-    except Exception:  # a tracer
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None
 
 
