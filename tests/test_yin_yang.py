@@ -47,6 +47,7 @@ def test_yin_yang_quick_learns(seed, tmp_path):
     epochs = [float(a) for a in re.findall(r"epoch\s+\d+\s+loss [\d.]+\s+test acc ([\d.]+)", out)]
     assert len(epochs) >= 2, out
     # Chance is 1/3 and logistic regression about 0.66; the quick run (600 points, a few
-    # epochs, 30 hidden neurons) reaches about 0.71 (seed 0).
+    # epochs, 30 hidden neurons) reaches about 0.71 with seed 0; seeds 1 and 2 currently
+    # do not learn reliably (see the guide), which is why only seed 0 is in the default run.
     assert final >= 0.6, out
     assert (tmp_path / "first_spikes.png").stat().st_size > 10_000
