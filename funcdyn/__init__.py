@@ -7,6 +7,7 @@ from . import init as init, layers as layers, testing as testing
 from . import train as train, losses as losses
 from . import surrogate as surrogate, neurons as neurons
 from . import data as data
+from . import event as event
 from . import conn as conn, synapses as synapses, synouts as synouts, encoding as encoding, measure as measure
 from . import parallel as parallel
 from .encoding import (

@@ -1,0 +1,144 @@
+"""Event-driven (exact) against time-grid (surrogate) simulation of the Yin-Yang network.
+
+Times one forward + backward pass (value and gradient of the time-to-first-spike loss
+with respect to the weights) of the 5-120-3 LIF network of `examples/yin_yang.py` on a
+batch of 256 samples, for
+
+- `funcdyn.event` (closed form between events, exact gradients): its cost is the number
+  of events (5 input spikes and at most one spike per neuron), independent of any `dt`;
+- the same neuron objects stepped on a time grid with surrogate gradients
+  (`examples/yin_yang.py`'s `GridNet`) at `dt = 0.1` and `dt = 0.01`: cost
+  proportional to `t1 / dt` steps.
+
+Each is jitted and warmed up, then the calls alternate over rounds; medians (and best
+times) are printed with the ratio event / grid (< 1: the event path is faster). It then
+prints the first-spike-time error of the grid path against the exact event-driven time
+for a single synapse-driven LIF as `dt` shrinks, with the observed order.
+
+    python benchmarks/bench_event.py [--quick] [--rounds 5] [--batch 256]
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import funcdyn as fd
+from funcdyn import event as ev
+
+_EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "yin_yang.py"
+
+
+def _load_example():
+    spec = importlib.util.spec_from_file_location("yin_yang_example", _EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _median_time(fn, rounds: int) -> tuple[float, float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(np.min(times))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--hidden", type=int, default=None)
+    args = p.parse_args(argv)
+    yy = _load_example()
+    rounds = args.rounds or (2 if args.quick else 5)
+    batch = args.batch or (16 if args.quick else 256)
+    hidden = args.hidden or (20 if args.quick else 120)
+    dts = [0.1] if args.quick else [0.1, 0.01]
+
+    xy, labels = ev.yin_yang(batch, seed=0)
+    x = jnp.asarray(yy.encode(xy), jnp.float32)
+    y = jnp.asarray(labels)
+    net = yy.build(hidden, jax.random.key(0))
+    grid = yy.grid_from_event(net)
+
+    @eqx.filter_jit
+    def event_step(W):
+        def f(W):
+            n = eqx.tree_at(lambda n: (n.layers[0].W_in, n.layers[1].W_in), net, W)
+            return yy.loss_fn(yy.event_first_times(n, x), y)
+
+        return jax.value_and_grad(f)(W)
+
+    def grid_step_for(dt):
+        @eqx.filter_jit
+        def grid_step(W):
+            def f(W):
+                g = eqx.tree_at(lambda g: (g.W_h, g.W_o), grid, W)
+                first = jax.vmap(lambda t: g.first_times(t, dt))(x)
+                return yy.loss_fn(first, y)
+
+            return jax.value_and_grad(f)(W)
+
+        return grid_step
+
+    W = (net.layers[0].W_in, net.layers[1].W_in)
+    runs = {"event": lambda: event_step(W)}
+    for dt in dts:
+        runs[f"grid dt={dt}"] = (lambda s: lambda: s(W))(grid_step_for(dt))
+    for fn in runs.values():
+        jax.block_until_ready(fn())  # compile
+    results = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            results[name].append(_median_time(fn, 1)[0])
+    med = {k: float(np.median(v)) for k, v in results.items()}
+    best = {k: float(np.min(v)) for k, v in results.items()}
+    print(f"Yin-Yang 5-{hidden}-3 LIF network, batch {batch}, forward + backward "
+          f"({rounds} rounds, {jax.devices()[0].platform}):")
+    for name in runs:
+        print(f"  {name:14s} median {med[name] * 1e3:9.2f} ms   best {best[name] * 1e3:9.2f} ms")
+    for dt in dts:
+        ratio = med["event"] / med[f"grid dt={dt}"]
+        print(f"RESULT event.fwd_bwd_event_over_grid_dt{dt} ratio={ratio:.3f} goal<=1.0")
+
+    # Spike-time error of the grid path against the exact event-driven time.
+    with jax.enable_x64(True):
+        tau, tau_s, w, t_in = 10.0, 5.0, 6.0, 1.0
+        neuron = fd.neurons.LIF(1, tau=tau, V_rest=0.0, V_reset=0.0, V_th=1.0)
+        layer = ev.Layer(neuron, 1, W_in=jnp.array([[w]]), tau_syn=tau_s)
+        exact = float(layer(ev.SpikeTrain(jnp.array([[t_in]])), t1=30.0).first[0])
+        err_dts = [0.2, 0.1, 0.05] if args.quick else [0.2, 0.1, 0.05, 0.02, 0.01, 0.005]
+        errors = []
+        for dt in err_dts:
+            n = int(round(30.0 / dt))
+            k_in = int(round(t_in / dt))
+            decay = np.exp(-dt / tau_s)
+
+            def step(carry, k, dt=dt, k_in=k_in, decay=decay):
+                s, I = carry
+                I = I * decay + jnp.where(k == k_in, w, 0.0)
+                s, spk = neuron(s, I, fd.Context(t=k.astype(jnp.float64) * dt, i=k, dt=dt))
+                return (s, I), spk[0]
+
+            _, spikes = jax.lax.scan(step, (neuron.init_state(), jnp.zeros(1)), jnp.arange(n))
+            k = int(np.argmax(np.asarray(spikes) > 0))
+            errors.append(abs((k + 1) * dt - exact))
+        print(f"first spike time: exact (event-driven) {exact:.10f}")
+        for dt, e in zip(err_dts, errors):
+            print(f"  grid dt={dt:<6} |error| = {e:.3e}")
+        e = np.maximum(np.array(errors), 1e-300)
+        order = np.polyfit(np.log(err_dts), np.log(e), 1)[0]
+        print(f"  observed order of the grid's spike-time error: {order:.2f}")
+        print(f"RESULT event.grid_spike_time_error_dt{err_dts[-1]} ratio={errors[-1] / err_dts[-1]:.3f} goal<=1.0")
+
+
+if __name__ == "__main__":
+    main()
