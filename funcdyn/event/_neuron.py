@@ -38,7 +38,7 @@ def _vec(value, n: int, dtype) -> Array:
 
 
 def _is_linear(neuron) -> bool:
-    return isinstance(neuron, (neurons.LIF, neurons.LeakyIntegrator))
+    return isinstance(neuron, (neurons.LIF, neurons.IF, neurons.LeakyIntegrator))
 
 
 def event_dynamics(
@@ -54,11 +54,17 @@ def event_dynamics(
             "V_th that the dynamics undo themselves); the event-driven path needs a "
             "threshold-and-reset neuron such as LIF, QuaIF, ExpIF, AdExIF or Izhikevich."
         )
-    if isinstance(neuron, neurons.RecurrentLIF):
+    if isinstance(neuron, neurons.ALIF):
         raise TypeError(
-            f"{name}: RecurrentLIF carries its own recurrent weights, which the event path "
-            "does not read; use a plain funcdyn.neurons.LIF and pass the recurrent weights "
-            "as the layer's `W_rec`."
+            f"{name}: funcdyn.neurons.ALIF adapts its threshold by a jump defined per time "
+            "step (1 - exp(-dt/tau_a)), which has no event-driven meaning; use AdExIF (an "
+            "adaptation current with a continuous-time jump) or the time-grid path."
+        )
+    if isinstance(neuron, neurons.Recurrent):
+        raise TypeError(
+            f"{name}: a funcdyn.neurons.Recurrent population (e.g. RecurrentLIF) carries its "
+            "own recurrent weights, which the event path does not read; pass its `.neuron` "
+            "and give the recurrent weights as the layer's `W_rec`."
         )
     if not callable(getattr(neuron, "vector_field", None)):
         raise TypeError(

@@ -174,7 +174,9 @@ class ODEDynamics(AbstractEventDynamics):
         V_new = jnp.where(mask, target, V)
         if not self.has_on_spike:
             return (V_new,) + tuple(y[1:])
-        others = self.neuron.on_spike((V_new,) + tuple(y[1:]), mask.astype(V.dtype))
+        # The jumps of the event path do not depend on a step size (ALIF, whose jump
+        # does, is refused when the dynamics are built).
+        others = self.neuron.on_spike((V_new,) + tuple(y[1:]), mask.astype(V.dtype), None)
         return (V_new,) + tuple(others)
 
     def interval_max(self, t, y, I, Iext, S, hold, V_end):

@@ -88,6 +88,7 @@ class AbstractNeuron(DynamicalSystem):
         *,
         positive: bool = False,
         nonnegative: bool = False,
+        allow_infinite: bool = False,
     ) -> Array:
         """A per-neuron parameter: an array leaf of shape `()`, `size`, or anything that
         broadcasts to `size`, drawn (when random) from its own key, finite, and checked
@@ -101,7 +102,12 @@ class AbstractNeuron(DynamicalSystem):
                               broadcast=True)
         except ValueError as err:
             raise ValueError(f"{owner}: {err}") from err
-        check_finite_values(array, name, owner)
+        if allow_infinite:
+            values = concrete(array)
+            if values is not None and np.any(np.isnan(values) | (values == -np.inf)):
+                raise ValueError(f"{owner}: `{name}` must not be NaN or -inf, got {value!r}.")
+        else:
+            check_finite_values(array, name, owner)
         if positive or nonnegative:
             self.constrained = (*self.constrained, (name, positive))
         values = concrete(array)
@@ -334,13 +340,15 @@ class AbstractSpikingNeuron(AbstractNeuron):
         """`None` when there is no refractory period (a static decision: no refractory
         logic is traced), else the per-neuron array."""
         if isinstance(tau_ref, (int, float, np.number)) and not isinstance(tau_ref, bool):
-            if not tau_ref >= 0:
+            if not tau_ref >= 0:  # also refuses NaN
                 raise ValueError(f"{type(self).__name__}: `tau_ref` must be >= 0, got {tau_ref!r}.")
             if tau_ref == 0:
                 return None
         if tau_ref is None:
             return None
-        return self._parameter(tau_ref, "tau_ref", None, nonnegative=True)
+        # An infinite refractory period is meaningful: each neuron spikes at most once
+        # (time-to-first-spike coding).
+        return self._parameter(tau_ref, "tau_ref", None, nonnegative=True, allow_infinite=True)
 
     # -- what a model defines ----------------------------------------------------------
 
