@@ -223,3 +223,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+# The figures end as "RESULT <benchmark>.<figure> ratio=<x> goal<=<y>" lines (_results.py).

@@ -204,3 +204,5 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+# The figures end as "RESULT <benchmark>.<figure> ratio=<x> goal<=<y>" lines (_results.py).
