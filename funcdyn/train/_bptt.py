@@ -411,10 +411,9 @@ class BPTT:
         **Returns:** `(model, history)`: the trained model (the best one with
         `early_stopping.restore_best`) and a [`funcdyn.train.History`][].
         """
-        self._check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping,
-                                  test_data)
-        train, test = self._data_sources(train_data, test_data, batch_size, test_batch_size,
-                                         shuffle, drop_last, num_epoch, check_finite)
+        check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping, test_data)
+        train, test = fit_data_sources(train_data, test_data, batch_size, test_batch_size,
+                                       shuffle, drop_last, num_epoch, check_finite)
         model, opt_state, step, start_epoch, history, key = self._start(resume, key)
         if key is None and (shuffle and train.arrays is not None):
             raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
@@ -458,43 +457,6 @@ class BPTT:
         return model, history
 
     # -- the named steps of fit ------------------------------------------------------------
-
-    def _check_fit_arguments(self, num_epoch, checkpoint_every, callbacks, early_stopping,
-                             test_data) -> None:
-        if not _positive_int(num_epoch):
-            raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
-        if not _positive_int(checkpoint_every):
-            raise ValueError(
-                f"fit: `checkpoint_every` must be a positive int, got {checkpoint_every!r}."
-            )
-        for cb in callbacks:
-            if not callable(cb):
-                raise TypeError(f"fit: callbacks must be callable, got {cb!r}.")
-        if early_stopping is not None:
-            if not isinstance(early_stopping, EarlyStopping):
-                raise TypeError("fit: `early_stopping` must be a funcdyn.train.EarlyStopping.")
-            if early_stopping.monitor.startswith("test_") and test_data is None:
-                raise ValueError(
-                    f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
-                    "`test_data`."
-                )
-
-    def _data_sources(self, train_data, test_data, batch_size, test_batch_size, shuffle,
-                      drop_last, num_epoch, check_finite):
-        """The training and test data as batch sources, checked before compiling."""
-        train = DataSource(
-            train_data, name="train_data", batch_size=batch_size, shuffle=shuffle,
-            drop_last=drop_last, num_epoch=num_epoch, check_finite=check_finite,
-        )
-        test = None
-        if test_data is not None:
-            test = DataSource(
-                test_data, name="test_data",
-                batch_size=test_batch_size if test_batch_size is not None else batch_size,
-                shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
-                shrink_batch=test_batch_size is None,
-            )
-        return train, test
 
     def _start(self, resume, key):
         """`(model, opt_state, step, epoch, history, key)` to start from: a checkpoint's
@@ -588,6 +550,46 @@ class _FitKeys:
 
     def test(self, epoch: int):
         return self._derive(2, epoch)
+
+
+def check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping,
+                        test_data) -> None:
+    """The checks of `fit`'s counters, callbacks and early stopping (every trainer's)."""
+    if not _positive_int(num_epoch):
+        raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
+    if not _positive_int(checkpoint_every):
+        raise ValueError(
+            f"fit: `checkpoint_every` must be a positive int, got {checkpoint_every!r}."
+        )
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"fit: callbacks must be callable, got {cb!r}.")
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError("fit: `early_stopping` must be a funcdyn.train.EarlyStopping.")
+        if early_stopping.monitor.startswith("test_") and test_data is None:
+            raise ValueError(
+                f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
+                "`test_data`."
+            )
+
+
+def fit_data_sources(train_data, test_data, batch_size, test_batch_size, shuffle,
+                     drop_last, num_epoch, check_finite):
+    """The training and test data as batch sources, checked before compiling."""
+    train = DataSource(
+        train_data, name="train_data", batch_size=batch_size, shuffle=shuffle,
+        drop_last=drop_last, num_epoch=num_epoch, check_finite=check_finite,
+    )
+    test = None
+    if test_data is not None:
+        test = DataSource(
+            test_data, name="test_data",
+            batch_size=test_batch_size if test_batch_size is not None else batch_size,
+            shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
+            shrink_batch=test_batch_size is None,
+        )
+    return train, test
 
 
 def _positive_int(value: Any) -> bool:

@@ -687,36 +687,12 @@ class ForwardTrainer:
         `train_loss`, `train_<metric>`, `test_loss`, `test_<metric>`, `skipped_updates`
         and `time_s`.
         """
-        from . import Checkpoint, EarlyStopping, History, Report, load_checkpoint, save_checkpoint
+        from . import Checkpoint, History, Report, load_checkpoint, save_checkpoint
+        from ._bptt import check_fit_arguments, fit_data_sources
 
-        if not _positive_int(num_epoch):
-            raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
-        if not _positive_int(checkpoint_every):
-            raise ValueError(
-                f"fit: `checkpoint_every` must be a positive int, got {checkpoint_every!r}."
-            )
-        for cb in callbacks:
-            if not callable(cb):
-                raise TypeError(f"fit: callbacks must be callable, got {cb!r}.")
-        if early_stopping is not None:
-            if not isinstance(early_stopping, EarlyStopping):
-                raise TypeError("fit: `early_stopping` must be a funcdyn.train.EarlyStopping.")
-            if early_stopping.monitor.startswith("test_") and test_data is None:
-                raise ValueError(
-                    f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
-                    "`test_data`."
-                )
-        train = DataSource(train_data, name="train_data", batch_size=batch_size,
-                           shuffle=shuffle, drop_last=drop_last, num_epoch=num_epoch,
-                           check_finite=check_finite)
-        test = None
-        if test_data is not None:
-            test = DataSource(
-                test_data, name="test_data",
-                batch_size=test_batch_size if test_batch_size is not None else batch_size,
-                shuffle=False, drop_last=False, num_epoch=num_epoch,
-                check_finite=check_finite, shrink_batch=test_batch_size is None,
-            )
+        check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping, test_data)
+        train, test = fit_data_sources(train_data, test_data, batch_size, test_batch_size,
+                                       shuffle, drop_last, num_epoch, check_finite)
         model = self.model
         params, _ = self._split(model)
         with jax.numpy_dtype_promotion("standard"):
