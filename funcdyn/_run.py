@@ -135,7 +135,8 @@ def run(
     - `state`: the initial state; default `model.init_state(batch_size)`.
     - `batch_size`: used when `state` is `None`; in a batching mode it defaults to the
       size of the inputs' batch axis.
-    - `t0`, `i0`: time and index of the first step; step `k` sees `t = t0 + (i0 + k) * dt`.
+    - `t0`, `i0`: time and index of the first step; step `k` sees `t = t0 + (i0 + k) * dt`
+      (and the key `fold_in(key, i0 + k)`). `i0` may be a traced integer.
     - `fit`: the training-phase flag of every step's [`funcdyn.Context`][].
     - `key`: the root key; step `i` gets `fold_in(key, i)`. `None` for no randomness.
     - `monitors`: a function of the state, or a dict of them, recorded after each step.
@@ -178,7 +179,8 @@ def run(
         if isinstance(model, DynamicalSystem) and model.mode.is_batching and batch_size is None:
             batch_size = _infer_batch_size(xs)
         state = model.init_state(batch_size)
-    steps = jnp.arange(i0, i0 + n, dtype=jnp.int32)
+    # `i0 + arange`: `i0` may be traced (a window's offset inside a compiled loop).
+    steps = i0 + jnp.arange(n, dtype=jnp.int32)
     body = _scan_body(model, monitors, dt, t0, fit, key)
     if progress_bar:
         state, (ys, records) = _run_with_progress(body, state, (xs, steps), checkpoint, unroll)

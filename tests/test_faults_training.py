@@ -160,6 +160,91 @@ def test_resume_never_consumes_the_callers_checkpoint(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), b)  # still readable, unchanged
 
 
+def test_resume_refuses_other_data(tmp_path):
+    X, Y = _data()
+    trainer = train.BPTT(_snn(), LOSS, optax.adam(1e-3))
+    path = tmp_path / "run.ckpt"
+    trainer.fit((X, Y), num_epoch=1, batch_size=8, key=jax.random.key(0),
+                checkpoint_path=str(path))
+    ckpt = train.load_checkpoint(path, model=trainer.model, opt_state=trainer.init(trainer.model))
+    n, T = X.shape[:2]
+    assert ckpt.data == {"batch_size": 8, "sample_shapes": [list(X.shape[1:])],
+                         "num_samples": n, "shuffle": True, "drop_last": False,
+                         "num_batches": -(-n // 8)}
+    resume = dict(num_epoch=2, key=jax.random.key(0), resume=str(path))
+    with pytest.raises(ValueError, match=r"cannot resume.*batch_size 8 in the checkpoint, 4 now"):
+        trainer.fit((X, Y), batch_size=4, **resume)
+    with pytest.raises(ValueError, match=rf"num_samples {n} in the checkpoint, {n - 4} now"):
+        trainer.fit((X[:-4], Y[:-4]), batch_size=8, **resume)
+    with pytest.raises(ValueError, match=r"sample_shapes .* in the checkpoint, \[\[4,"):
+        trainer.fit((X[:, :4], Y), batch_size=8, **resume)
+    with pytest.raises(ValueError, match=r"shuffle True in the checkpoint, False now"):
+        trainer.fit((X, Y), batch_size=8, shuffle=False, **resume)
+    # A list of batches of another size is refused the same way.
+    batches = [(X[i:i + 4], Y[i:i + 4]) for i in range(0, n, 4)]
+    with pytest.raises(ValueError, match=r"batch_size 8 in the checkpoint, 4 now"):
+        trainer.fit(batches, **resume)
+    # The same data resume, and equal the uninterrupted run.
+    resumed, _ = trainer.fit((X, Y), batch_size=8, **resume)
+    full, _ = trainer.fit((X, Y), num_epoch=2, batch_size=8, key=jax.random.key(0))
+    for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(resumed, eqx.is_array)),
+                    jax.tree_util.tree_leaves(eqx.filter(full, eqx.is_array))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_forward_trainer_resume_refuses_other_data(tmp_path):
+    with fd.training_environment():
+        model = fd.layers.RNNCell(2, 3, key=jax.random.key(0)) >> fd.layers.Dense(
+            3, 1, key=jax.random.key(1))
+    X = jax.random.normal(jax.random.key(2), (12, 5, 2))
+    Y = jnp.zeros((12, 5, 1))
+    trainer = train.ForwardTrainer(model, fd.losses.mean_squared_error, optax.sgd(0.1),
+                                   method="rtrl", targets="step", k=5)
+    path = tmp_path / "run.ckpt"
+    trainer.fit((X, Y), num_epoch=1, batch_size=6, key=jax.random.key(0),
+                checkpoint_path=str(path))
+    with pytest.raises(ValueError, match=r"cannot resume.*batch_size 6 in the checkpoint, 4 now"):
+        trainer.fit((X, Y), num_epoch=2, batch_size=4, resume=path)
+
+
+def test_checkpoint_data_must_be_a_dict(tmp_path):
+    model = _snn()
+    with pytest.raises(TypeError, match="`data` must be a dict or None"):
+        train.save_checkpoint(tmp_path / "x.ckpt", model=model, opt_state=(), step=0,
+                              epoch=0, data=[1, 2])
+    assert not list(tmp_path.iterdir())
+
+
+def test_fit_checks_class_labels_on_the_host_before_compiling():
+    X, Y = _data()
+    n = X.shape[0]
+    trainer = train.BPTT(_snn(), LOSS, optax.adam(1e-3))
+    bad = np.asarray(Y).copy()
+    bad[n - 3] = 7
+    with pytest.raises(ValueError, match=rf"fit: train_data labels \(cross_entropy.*\): "
+                                         rf"integer labels must be class indices in \[0, 3\)"
+                                         rf".*the first 7 at index \({n - 3},\)"):
+        trainer.fit((X, jnp.asarray(bad)), num_epoch=1, batch_size=8, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"fit: test_data labels .* the first -1 at index \(2,\)"):
+        trainer.fit((X, Y), num_epoch=1, batch_size=8, key=jax.random.key(0),
+                    test_data=(X[:4], jnp.asarray(Y[:4]).at[2].set(-1)))
+    # A list of batches: the first batch is checked on the host.
+    batches = [(X[:8], jnp.asarray(Y[:8]).at[1].set(99))]
+    with pytest.raises(ValueError, match=r"fit: train_data labels .* the first 99 at index \(1,\)"):
+        trainer.fit(batches, num_epoch=1)
+
+
+def test_make_step_checks_class_labels_inside_the_compiled_loss():
+    X, Y = _data()
+    init, step = train.make_step(LOSS, optax.adam(1e-3), has_aux=True)
+    model = _snn()
+    opt_state = init(model)
+    step(model, opt_state, (X[:8], Y[:8]), None)  # compiles with good labels
+    with pytest.raises(Exception, match=r"integer labels must be class indices in \[0, "):
+        out = step(model, opt_state, (X[:8], jnp.asarray(Y[:8]).at[0].set(50)), None)
+        jax.block_until_ready(out)
+
+
 # -- records: one layout whatever the monitors return -----------------------------------
 
 MONITORS = {
@@ -215,10 +300,20 @@ def test_truncated_step_follows_the_policy():
     y = jnp.zeros((4, 6, 1))
     init, step = train.make_truncated_step(loss, optax.sgd(0.1), window=2)
     opt_state = init(model)
-    with pytest.raises(train.NonFiniteError, match="make_truncated_step: the batch produced"):
+    with pytest.raises(train.NonFiniteError,
+                       match=r"make_truncated_step: .* non-finite values in loss, grad"):
         step(model, opt_state, (x.at[0, 3, 0].set(jnp.nan), y), None)
     init, step = train.make_truncated_step(loss, optax.sgd(0.1), window=2, on_nonfinite="skip")
     new, _, value, _ = step(model, init(model), (x.at[0, 3, 0].set(jnp.nan), y), None)
     assert np.isnan(float(value)) and _finite(new)
+    # The NaN enters in window 1 (steps 2-3): window 0's update is kept, window 1's is
+    # dropped, and window 2 starts from a NaN state, so its update is dropped too.
+    first_only, _, _, _ = step(model, init(model), (x[:, :2], y[:, :2]), None)
+    for a, b in zip(jax.tree.leaves(eqx.filter(new, eqx.is_array)),
+                    jax.tree.leaves(eqx.filter(first_only, eqx.is_array))):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert not all(np.allclose(a, b) for a, b in zip(
+        jax.tree.leaves(eqx.filter(new, eqx.is_array)),
+        jax.tree.leaves(eqx.filter(model, eqx.is_array))))
     with pytest.raises(ValueError, match="`on_nonfinite` must be one of"):
         train.make_truncated_step(loss, optax.sgd(0.1), window=2, on_nonfinite="nope")

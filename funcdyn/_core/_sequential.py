@@ -8,7 +8,7 @@ import jax
 
 from ._context import Context
 from ._modes import batching_mode, Mode, resolve_mode
-from ._system import DynamicalSystem, State, _split_or_none
+from ._system import DynamicalSystem, _split_or_none
 
 Layer = DynamicalSystem | eqx.Module | Callable[..., Any]
 

@@ -6,7 +6,6 @@ from typing import Literal
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array
 
 from ._base import Initializer, _dtype, _key, _shape

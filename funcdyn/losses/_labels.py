@@ -1,6 +1,11 @@
 """Checks of integer class labels: on the host before compiling, and inside compiled
 losses."""
 
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -69,6 +74,9 @@ def checked_class_indices(labels: Array, num_classes: int, who: str) -> Array:
     if not isinstance(labels, jax.core.Tracer):
         check_labels(labels, num_classes, where=who)
         return labels
+    uses = _label_uses.get()
+    if uses is not None:
+        uses.append((labels, num_classes, who))
     bad = (labels < 0) | (labels >= num_classes)
     return eqx.error_if(
         labels,
@@ -77,3 +85,36 @@ def checked_class_indices(labels: Array, num_classes: int, who: str) -> Array:
         f"{num_classes} classes (the last axis of the logits); got a label outside.",
     )
 
+
+
+# While a trainer traces its loss before compiling, the traced integer labels that reach
+# a funcdyn classification loss, with their number of classes: the trainer then checks
+# the host values of those labels (`check_traced_labels`) before anything is compiled.
+_label_uses: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "funcdyn_label_uses", default=None
+)
+
+
+@contextlib.contextmanager
+def recording_label_uses() -> Iterator[list]:
+    """Records `(labels, num_classes, who)` for every traced use of integer labels by
+    funcdyn's classification losses inside the block (e.g. an `eqx.filter_eval_shape`
+    of a loss)."""
+    uses: list = []
+    token = _label_uses.set(uses)
+    try:
+        yield uses
+    finally:
+        _label_uses.reset(token)
+
+
+def check_traced_labels(uses: list, traced: Sequence[Any], values: Sequence[Any],
+                        where: str) -> None:
+    """Checks on the host, with [`check_labels`], the `values` whose traced stand-ins
+    `traced` (the leaves a loss was traced with) reached a classification loss as they
+    were, untransformed; labels the loss derived from them (e.g. `y - 1`) are left to
+    the compiled check."""
+    for labels, num_classes, who in uses:
+        for tracer, value in zip(traced, values):
+            if labels is tracer:
+                check_labels(value, num_classes, where=f"{where} ({who})")

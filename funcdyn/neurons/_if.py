@@ -1,6 +1,5 @@
 """The (perfect, non-leaky) integrate-and-fire neuron."""
 
-import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import bcast

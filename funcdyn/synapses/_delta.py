@@ -1,11 +1,9 @@
 """The delta (instantaneous) synapse."""
 
 import equinox as eqx
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array
 
 from .._core._context import Context
-from ..init._parameter import ParamSpec
-from ..synouts import SynOut
 from ._base import AbstractSynapse, DelayState
 
 

@@ -1,7 +1,6 @@
 """Short-term depression (Tsodyks-Markram without facilitation)."""
 
 import equinox as eqx
-import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context

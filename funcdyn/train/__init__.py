@@ -1,7 +1,8 @@
 """Training: a jitted optax step maker, BPTT fit/predict, checkpoints, data parallelism,
 and readout training (offline ridge, online RLS / LMS)."""
 
-from ._bptt import BPTT as BPTT, Report as Report
+from ._bptt import BPTT as BPTT
+from ._fit_loop import Report as Report
 from ._checkpoint import (
     Checkpoint as Checkpoint,
     CheckpointError as CheckpointError,

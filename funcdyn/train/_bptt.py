@@ -1,8 +1,6 @@
 """BPTT: `fit` / `predict` conveniences over the jitted step, on optax."""
 
 import dataclasses
-import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,35 +14,24 @@ from jaxtyping import PRNGKeyArray
 
 from .._checks import check_bool, check_dt
 from .._run import per_sample_records, run
-from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..losses._labels import check_traced_labels, recording_label_uses
+from ._checkpoint import Checkpoint
 from ._data import DataSource, batch_size_of
-from ._distributed import on_main_process
+from ._fit_loop import (
+    check_fit_arguments,
+    fit_data_sources,
+    fit_loop,
+    fit_start,
+    Report,
+)
 from ._history import EarlyStopping, History
 from ._sequence_loss import SequenceLoss
 from ._sharding import batch_mesh, check_mesh, replicate, shard_batch
 from ._step import (
     check_optimizer,
     make_step,
-    NonFiniteError,
-    partition_trainable,
     split_loss_output,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """What a callback of [`funcdyn.train.BPTT.fit`][] receives after each epoch."""
-
-    epoch: int
-    step: int
-    model: Any
-    opt_state: Any
-    metrics: dict[str, float]
-    history: History
-
-
-def _copy_arrays(tree: Any) -> Any:
-    return jtu.tree_map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, tree)
 
 
 def _evaluate_impl(fixed, model):
@@ -331,22 +318,39 @@ class BPTT:
     def _trace_loss(self):
         return self.loss_fn
 
-    def _check_compatible(self, model, batch, key, name):
-        """Traces (without compiling) the loss on one batch, so that a model / data
-        mismatch is reported before any compilation."""
+    def _check_compatible(self, model, batch, key, train, test):
+        """Traces (without compiling) the loss on the first batch, so that a model / data
+        mismatch is reported before any compilation; then checks on the host the class
+        labels that reach funcdyn's classification losses unchanged: all of them for
+        array data (train and test), else those of the first batch."""
         loss_fn = self._trace_loss()
+        traced_y = []
 
         def trace(m, b, k):
+            traced_y.extend(jtu.tree_leaves(b[1]))
             return split_loss_output(loss_fn(m, b, k), self.has_aux)
 
-        try:
-            eqx.filter_eval_shape(trace, model, batch, key)
-        except (ValueError, TypeError) as err:
-            shapes = jtu.tree_map(lambda a: tuple(np.shape(a)), batch)
-            raise type(err)(
-                f"fit: the model and loss do not accept a batch of {name} (shapes x, y = "
-                f"{shapes}): {err}"
-            ) from err
+        with recording_label_uses() as uses:
+            try:
+                eqx.filter_eval_shape(trace, model, batch, key)
+            except (ValueError, TypeError) as err:
+                shapes = jtu.tree_map(lambda a: tuple(np.shape(a)), batch)
+                raise type(err)(
+                    f"fit: the model and loss do not accept a batch of {train.name} (shapes "
+                    f"x, y = {shapes}): {err}"
+                ) from err
+        if not uses:
+            return
+        for source in (train, test):
+            if source is None:
+                continue
+            if source.arrays is not None:
+                values = jtu.tree_leaves(source.arrays[1])
+            elif source is train:
+                values = jtu.tree_leaves(batch[1])
+            else:
+                continue  # test batches: the compiled losses check them
+            check_traced_labels(uses, traced_y, values, f"fit: {source.name} labels")
 
     def fit(
         self,
@@ -378,7 +382,11 @@ class BPTT:
           It is checked before anything is compiled: `x` and `y` must agree on the number
           of samples, `x` needs a time axis, and NaN / inf are refused
           (`check_finite=False` skips that scan); then the loss is traced on the first
-          batch, so that a model / data shape mismatch is reported at once.
+          batch, so that a model / data shape mismatch is reported at once, and integer
+          class labels that reach funcdyn's classification losses as they are (e.g.
+          `cross_entropy_mean_over_time(ys, y)`) are checked on the host against the
+          model's number of classes: every label of array data, the first batch of
+          other data (later batches by the compiled losses' own check).
         - `num_epoch`: the total number of epochs (when resuming, training continues
           until this many are done).
         - `key`: the root PRNG key: epoch `e` is shuffled with a key derived from
@@ -402,7 +410,9 @@ class BPTT:
         - `resume`: a checkpoint path (or loaded [`funcdyn.train.Checkpoint`][]) to
           continue from: model, optimizer state, counters, key and history are restored,
           and the result equals never having stopped. A loaded `Checkpoint` is copied,
-          never consumed by donation.
+          never consumed by donation. The checkpoint records the data it was trained on
+          (global batch size, sample count, batching options, sample shapes); resuming
+          on data that differ in any of these raises a `ValueError` saying which.
 
         A non-finite loss, gradient or update follows the trainer's `on_nonfinite`
         policy; with `"raise"` the [`funcdyn.train.NonFiniteError`][] names the epoch,
@@ -414,204 +424,16 @@ class BPTT:
         check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping, test_data)
         train, test = fit_data_sources(train_data, test_data, batch_size, test_batch_size,
                                        shuffle, drop_last, num_epoch, check_finite)
-        model, opt_state, step, start_epoch, history, key = self._start(resume, key)
-        if key is None and (shuffle and train.arrays is not None):
-            raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
-        keys = _FitKeys(key)
-        if progress is None:
-            progress = sys.stderr.isatty()
-        best_model = model
-        for epoch in range(start_epoch, num_epoch):
-            started = time.perf_counter()
-            first, batches = train.peek(keys.shuffle(epoch))
-            if epoch == start_epoch:
-                self._check_compatible(model, first, keys.step(step), "train_data")
-            bar = _progress_bar(progress, train.num_batches, epoch, num_epoch)
-            model, opt_state, step, losses, auxes, sizes = self._train_epoch(
-                model, opt_state, step, epoch, batches, keys, bar
-            )
-            record = self._record_epoch(history, epoch, step, losses, auxes, sizes, test,
-                                        model, keys, started, bar)
-            if (
-                early_stopping is not None
-                and early_stopping.restore_best
-                and early_stopping.best_epoch(history) == len(history.epochs) - 1
-                and EarlyStopping.is_finite_model(model)
-            ):
-                # A copy: with donation the next step reuses the buffers of `model`.
-                best_model = _copy_arrays(model) if self.donate else model
-            last = epoch == num_epoch - 1
-            if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-                # Written once, by process 0, on a multi-process run; every process waits.
-                on_main_process(lambda: save_checkpoint(
-                    checkpoint_path, model=model, opt_state=opt_state, step=step,
-                    epoch=epoch + 1, key=key, history=history,
-                ), name=f"funcdyn-checkpoint:{checkpoint_path}:{epoch}")
-            report = Report(epoch, step, model, opt_state, dict(record), history)
-            stop = any([cb(report) is True for cb in callbacks])
-            if stop or (early_stopping is not None and early_stopping.should_stop(history)):
-                break
-        if early_stopping is not None and early_stopping.restore_best:
-            if early_stopping.best_epoch(history) is not None:
-                model = best_model
-        return model, history
-
-    # -- the named steps of fit ------------------------------------------------------------
-
-    def _start(self, resume, key):
-        """`(model, opt_state, step, epoch, history, key)` to start from: a checkpoint's
-        (copied, so donation never consumes the caller's), or the trainer's model."""
-        model = self.model
-        if resume is None:
-            if self.donate:
-                params, rest = partition_trainable(model, self.filter_spec)
-                model = eqx.combine(_copy_arrays(params), rest)
-            return model, self.init(model), 0, 0, History(), key
-        ckpt = resume
-        if not isinstance(ckpt, Checkpoint):
-            ckpt = load_checkpoint(resume, model=model, opt_state=self.init(model))
-        model, opt_state = ckpt.model, ckpt.opt_state
-        if self.donate:
-            model, opt_state = _copy_arrays(model), _copy_arrays(opt_state)
-        key = ckpt.key if ckpt.key is not None else key
-        return model, opt_state, ckpt.step, ckpt.epoch, ckpt.history, key
-
-    def _train_epoch(self, model, opt_state, step, epoch, batches, keys, bar):
-        """One pass over the batches; the losses stay on the device until the epoch
-        ends (the bar reads them at most four times a second)."""
-        losses, auxes, sizes = [], [], []
-        last_refresh = 0.0
-        for batch in batches:
-            try:
-                model, opt_state, loss, aux = self.step(model, opt_state, batch, keys.step(step))
-            except NonFiniteError as err:
-                if bar is not None:
-                    bar.close()
-                raise NonFiniteError(
-                    f"fit: epoch {epoch}, step {step}: {err}", model=err.model,
-                    opt_state=err.opt_state, leaves=err.leaves, step=step, epoch=epoch,
-                ) from None
-            step += 1
-            losses.append(loss)
-            auxes.append(aux)
-            sizes.append(batch_size_of(batch))
-            if bar is not None:
-                bar.update(1)
-                now = time.perf_counter()
-                if now - last_refresh > 0.25:
-                    last_refresh = now
-                    bar.set_postfix(_running(losses, auxes, sizes), refresh=False)
-        return model, opt_state, step, losses, auxes, sizes
-
-    def _record_epoch(self, history, epoch, step, losses, auxes, sizes, test, model, keys,
-                      started, bar) -> dict[str, Any]:
-        """Appends the per-step and per-epoch records (train means, test scores, time)."""
-        losses, auxes = jax.device_get((losses, auxes))
-        first_step = step - len(losses)
-        for i, (loss, aux) in enumerate(zip(losses, auxes)):
-            history.steps.append(
-                {"epoch": epoch, "step": first_step + i, "loss": float(loss),
-                 **{k: float(v) for k, v in aux.items()}}
-            )
-        record = {"epoch": epoch, "step": step}
-        record.update(
-            {f"train_{k}": v for k, v in _weighted_mean(losses, auxes, sizes).items()}
+        start = fit_start(resume, self.model, self.init, key, copy=self.donate)
+        return fit_loop(
+            start, train, test, num_epoch=num_epoch, shuffle=shuffle, progress=progress,
+            callbacks=callbacks, early_stopping=early_stopping,
+            checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+            train_batch=self._train_batch, evaluate=self._evaluate_source,
+            check_first=lambda m, b, k: self._check_compatible(m, b, k, train, test),
+            copy_best=self.donate,
         )
-        if test is not None:
-            scores = self._evaluate_source(model, test, keys.test(epoch))
-            record.update({f"test_{k}": v for k, v in scores.items()})
-        record["time_s"] = time.perf_counter() - started
-        history.epochs.append(record)
-        if bar is not None:
-            bar.set_postfix(
-                {k: v for k, v in record.items() if k not in ("epoch", "step", "time_s")}
-            )
-            bar.close()
-        return record
 
-
-class _FitKeys:
-    """The keys of a run, derived from its root so that a resumed run draws the same
-    numbers as an uninterrupted one: epoch `e` shuffles with `shuffle(e)`, step `s`
-    trains with `step(s)`, epoch `e` tests with `test(e)`."""
-
-    def __init__(self, key: PRNGKeyArray | None):
-        self.roots = [None if key is None else jax.random.fold_in(key, i) for i in range(3)]
-
-    def _derive(self, which: int, i: int):
-        root = self.roots[which]
-        return None if root is None else jax.random.fold_in(root, i)
-
-    def shuffle(self, epoch: int):
-        return self._derive(0, epoch)
-
-    def step(self, step: int):
-        return self._derive(1, step)
-
-    def test(self, epoch: int):
-        return self._derive(2, epoch)
-
-
-def check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping,
-                        test_data) -> None:
-    """The checks of `fit`'s counters, callbacks and early stopping (every trainer's)."""
-    if not _positive_int(num_epoch):
-        raise ValueError(f"fit: `num_epoch` must be a positive int, got {num_epoch!r}.")
-    if not _positive_int(checkpoint_every):
-        raise ValueError(
-            f"fit: `checkpoint_every` must be a positive int, got {checkpoint_every!r}."
-        )
-    for cb in callbacks:
-        if not callable(cb):
-            raise TypeError(f"fit: callbacks must be callable, got {cb!r}.")
-    if early_stopping is not None:
-        if not isinstance(early_stopping, EarlyStopping):
-            raise TypeError("fit: `early_stopping` must be a funcdyn.train.EarlyStopping.")
-        if early_stopping.monitor.startswith("test_") and test_data is None:
-            raise ValueError(
-                f"fit: early stopping monitors {early_stopping.monitor!r}, which needs "
-                "`test_data`."
-            )
-
-
-def fit_data_sources(train_data, test_data, batch_size, test_batch_size, shuffle,
-                     drop_last, num_epoch, check_finite):
-    """The training and test data as batch sources, checked before compiling."""
-    train = DataSource(
-        train_data, name="train_data", batch_size=batch_size, shuffle=shuffle,
-        drop_last=drop_last, num_epoch=num_epoch, check_finite=check_finite,
-    )
-    test = None
-    if test_data is not None:
-        test = DataSource(
-            test_data, name="test_data",
-            batch_size=test_batch_size if test_batch_size is not None else batch_size,
-            shuffle=False, drop_last=False, num_epoch=num_epoch, check_finite=check_finite,
-            shrink_batch=test_batch_size is None,
-        )
-    return train, test
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _weighted_mean(losses, auxes, sizes) -> dict[str, float]:
-    total = float(sum(sizes))
-    out = {"loss": sum(float(v) * n for v, n in zip(losses, sizes)) / total}
-    for name in auxes[0] if auxes else {}:
-        out[name] = sum(float(a[name]) * n for a, n in zip(auxes, sizes)) / total
-    return out
-
-
-def _running(losses, auxes, sizes) -> dict[str, str]:
-    values = _weighted_mean(*jax.device_get((losses, auxes)), sizes)
-    return {k: f"{v:.4g}" for k, v in values.items()}
-
-
-def _progress_bar(progress: bool, total: int | None, epoch: int, num_epoch: int):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"epoch {epoch + 1}/{num_epoch}", unit="batch", leave=True)
+    def _train_batch(self, model, opt_state, batch, key):
+        model, opt_state, loss, aux = self.step(model, opt_state, batch, key)
+        return model, opt_state, loss, aux, {}

@@ -35,6 +35,9 @@ class Checkpoint(NamedTuple):
     epoch: int
     key: PRNGKeyArray | None
     history: History
+    # What the run was trained on (batch size, sample count, sample shapes...), recorded
+    # by `fit` so that `fit(resume=...)` can refuse other data; `None` when not recorded.
+    data: dict | None = None
 
 
 def _leaf_spec(tree: Any) -> list[list[Any]]:
@@ -127,6 +130,7 @@ def save_checkpoint(
     epoch: int,
     key: PRNGKeyArray | None = None,
     history: History | None = None,
+    data: dict | None = None,
     allow_nonfinite: bool = False,
 ) -> None:
     """Writes a training run to `path`, atomically.
@@ -154,6 +158,9 @@ def save_checkpoint(
     - `step`, `epoch`: the optimizer steps and whole epochs done so far.
     - `key`: the run's root PRNG key (typed or raw), or `None`.
     - `history`: the [`funcdyn.train.History`][] so far.
+    - `data`: a JSON-serialisable description of the training data; `fit` records the
+      batch size, sample count, batching options and sample shapes here, and refuses to
+      resume on data that differ.
     - `allow_nonfinite`: by default a `model` with a NaN or infinite value in a floating
       array is refused with a [`funcdyn.train.CheckpointError`][] naming the first such
       leaf (so a checkpoint never replaces a good model with a diverged one); `True`
@@ -162,6 +169,8 @@ def save_checkpoint(
     """
     allow_nonfinite = check_bool(allow_nonfinite, "allow_nonfinite", "save_checkpoint")
     path = os.fspath(path)
+    if data is not None and not isinstance(data, dict):
+        raise TypeError(f"save_checkpoint: `data` must be a dict or None, got {data!r}.")
     if not allow_nonfinite:
         bad = _first_nonfinite(model)
         if bad is not None:
@@ -178,6 +187,7 @@ def save_checkpoint(
         "key_impl": key_impl,
         "key_shape": None if key_data is None else list(key_data.shape),
         "history": (history or History()).to_dict(),
+        "data": data,
         "model_treedef": _structure(model),
         "model_leaves": _leaf_spec(model),
         "opt_state_treedef": _structure(opt_state),
@@ -339,7 +349,7 @@ def load_checkpoint(path: str | os.PathLike, *, model: Any, opt_state: Any) -> C
       replaced, they are not modified.
 
     **Returns:** a [`funcdyn.train.Checkpoint`][] `(model, opt_state, step, epoch, key,
-    history)`; the arrays are bit-identical to the saved ones.
+    history, data)`; the arrays are bit-identical to the saved ones.
 
     **Raises:** a [`funcdyn.train.CheckpointError`][] (a `ValueError`) if the file is
     corrupt or truncated (any flipped bit, a cut, appended bytes, a bad header), is not
@@ -378,4 +388,5 @@ def load_checkpoint(path: str | os.PathLike, *, model: Any, opt_state: Any) -> C
         epoch=header["epoch"],
         key=key,
         history=History.from_dict(header["history"]),
+        data=header.get("data"),
     )

@@ -226,6 +226,25 @@ class DataSource:
         for start in range(0, stop, b):
             yield _take(self.arrays, order[start : start + b])
 
+    def signature(self, first: Batch) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues (see
+        `fit(resume=...)`): the global batch size and sample count (summed over the
+        processes of a multi-process run, so a run may resume on another process count),
+        the batching options and the per-sample shapes of `x` (its time length among
+        them), taken from the epoch's `first` batch."""
+        processes = jax.process_count()
+        x_leaves = jtu.tree_leaves(first[0])
+        out: dict[str, Any] = {
+            "batch_size": batch_size_of(first) * processes,
+            "sample_shapes": [list(np.shape(leaf)[1:]) for leaf in x_leaves],
+        }
+        if self.arrays is not None:
+            out.update(num_samples=self.num_samples * processes, shuffle=self.shuffle,
+                       drop_last=self.drop_last)
+        if self.num_batches is not None:
+            out["num_batches"] = self.num_batches
+        return out
+
     def peek(self, key) -> tuple[Batch, Iterator[Batch]]:
         """The first batch of an epoch and an iterator over the whole epoch (the first
         batch included), so that it can be inspected before training starts."""

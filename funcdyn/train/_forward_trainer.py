@@ -3,8 +3,6 @@ one-step streaming API and `fit` / `predict` conveniences."""
 
 import dataclasses
 import math
-import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +18,7 @@ from .._core._context import Context
 from .._run import run
 from ._data import DataSource, batch_size_of
 from ._eprop import EPropRule, check_eprop_model
+from ._fit_loop import check_fit_arguments, fit_data_sources, fit_loop, fit_start
 from ._rtrl import RTRLRule, rtrl_bytes, rtrl_sizes
 from ._trace_rule import TraceRule, check_trace_model
 from ._step import NonFiniteError
@@ -681,101 +680,33 @@ class ForwardTrainer:
         [`funcdyn.train.Report`][] (returning `True` stops); an
         [`funcdyn.train.EarlyStopping`][]; checkpoints every `checkpoint_every` epochs to
         `checkpoint_path`, and `resume` from one (model, optimizer state, counters, key
-        and history). Step `s` draws its randomness from `fold_in(key, s)`.
+        and history; refused on other data than the checkpoint's). Step `s` draws its
+        randomness from keys derived from `(key, s)`.
 
         **Returns:** `(model, history)`; the history's per-epoch records hold
         `train_loss`, `train_<metric>`, `test_loss`, `test_<metric>`, `skipped_updates`
         and `time_s`.
         """
-        from . import Checkpoint, History, Report, load_checkpoint, save_checkpoint
-        from ._bptt import check_fit_arguments, fit_data_sources
-
         check_fit_arguments(num_epoch, checkpoint_every, callbacks, early_stopping, test_data)
         train, test = fit_data_sources(train_data, test_data, batch_size, test_batch_size,
                                        shuffle, drop_last, num_epoch, check_finite)
-        model = self.model
-        params, _ = self._split(model)
-        with jax.numpy_dtype_promotion("standard"):
-            fresh_opt_state = self.optimizer.init(params)
-        if resume is not None:
-            ckpt = resume if isinstance(resume, Checkpoint) else load_checkpoint(
-                resume, model=model, opt_state=fresh_opt_state)
-            model, opt_state = ckpt.model, ckpt.opt_state
-            step, start_epoch, history = ckpt.step, ckpt.epoch, ckpt.history
-            key = ckpt.key if ckpt.key is not None else key
-        else:
-            opt_state, step, start_epoch, history = fresh_opt_state, 0, 0, History()
-        if key is None and shuffle and train.arrays is not None:
-            raise ValueError("fit: pass `key=jax.random.key(...)`: it shuffles the data.")
 
-        def derive(root, i):
-            return None if root is None else jax.random.fold_in(root, i)
+        def fresh_opt_state(model):
+            params, _ = self._split(model)
+            with jax.numpy_dtype_promotion("standard"):
+                return self.optimizer.init(params)
 
-        shuffle_root, step_root, test_root = (derive(key, i) for i in range(3))
-        if progress is None:
-            progress = sys.stderr.isatty()
-        best_model = model
-        for epoch in range(start_epoch, num_epoch):
-            first, batches = train.peek(derive(shuffle_root, epoch))
-            if epoch == start_epoch:
-                self._check_memory(model, batch_size_of(first))
-            started = time.perf_counter()
-            losses, auxes, sizes, skipped = [], [], [], 0
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
+        def train_batch(model, opt_state, batch, key):
+            model, opt_state, loss, aux, skipped = self._train_batch(model, opt_state, batch,
+                                                                     key)
+            return model, opt_state, loss, aux, {"skipped_updates": skipped}
 
-                bar = tqdm(total=train.num_batches, desc=f"epoch {epoch + 1}/{num_epoch}",
-                           unit="batch", leave=True)
-            for batch in batches:
-                model, opt_state, loss, aux, n_skip = self._train_batch(
-                    model, opt_state, batch, derive(step_root, step))
-                step += 1
-                losses.append(loss)
-                auxes.append(aux)
-                sizes.append(batch_size_of(batch))
-                skipped += n_skip
-                if bar is not None:
-                    bar.update(1)
-            losses, auxes, skipped = jax.device_get((losses, auxes, skipped))
-            first_step = step - len(losses)
-            for i, (loss, aux) in enumerate(zip(losses, auxes)):
-                history.steps.append({"epoch": epoch, "step": first_step + i,
-                                      "loss": float(loss),
-                                      **{k: float(v) for k, v in aux.items()}})
-            total = float(sum(sizes))
-            record = {"epoch": epoch, "step": step,
-                      "train_loss": sum(float(v) * n for v, n in zip(losses, sizes)) / total}
-            for name in self.metrics:
-                record[f"train_{name}"] = sum(
-                    float(a[name]) * n for a, n in zip(auxes, sizes)) / total
-            if test is not None:
-                scores = self._evaluate_source(model, test, derive(test_root, epoch))
-                record.update({f"test_{k}": v for k, v in scores.items()})
-            record["skipped_updates"] = int(skipped)
-            record["time_s"] = time.perf_counter() - started
-            history.epochs.append(record)
-            if bar is not None:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
-                                 if k not in ("epoch", "step", "time_s")})
-                bar.close()
-            if (early_stopping is not None and early_stopping.restore_best
-                    and early_stopping.best_epoch(history) == len(history.epochs) - 1):
-                best_model = model
-            last = epoch == num_epoch - 1
-            if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-                save_checkpoint(checkpoint_path, model=model, opt_state=opt_state, step=step,
-                                epoch=epoch + 1, key=key, history=history)
-            report = Report(epoch, step, model, opt_state, dict(record), history)
-            stop = False
-            for cb in callbacks:
-                if cb(report) is True:
-                    stop = True
-            if early_stopping is not None and early_stopping.should_stop(history):
-                stop = True
-            if stop:
-                break
-        if early_stopping is not None and early_stopping.restore_best:
-            if early_stopping.best_epoch(history) is not None:
-                model = best_model
-        return model, history
+        start = fit_start(resume, self.model, fresh_opt_state, key, copy=False)
+        return fit_loop(
+            start, train, test, num_epoch=num_epoch, shuffle=shuffle, progress=progress,
+            callbacks=callbacks, early_stopping=early_stopping,
+            checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+            train_batch=train_batch, evaluate=self._evaluate_source,
+            check_first=lambda m, b, k: self._check_memory(m, batch_size_of(b)),
+            copy_best=False,
+        )

@@ -26,19 +26,28 @@ class SequenceLoss(eqx.Module):
     time_major: bool
     unroll: int
 
-    def outputs(self, model: Any, x: Any, key: PRNGKeyArray | None) -> tuple[Any, Any]:
-        """`(ys, records)` of the model run over the inputs `x` (layout as the data)."""
-        _, ys, records = run(
+    def run(self, model: Any, x: Any, key: PRNGKeyArray | None, *, state: Any = None,
+            i0: Any = 0, time_major: bool | None = None) -> tuple[Any, Any, Any]:
+        """`(final_state, ys, records)` of the model run over the inputs `x` with this
+        loss's settings, from `state` (default `model.init_state(batch_size)`) and step
+        index `i0` (may be traced); `time_major` overrides the data layout."""
+        return run(
             model,
             x,
             dt=self.dt,
+            state=state,
+            i0=i0,
             fit=self.fit,
             key=key,
             monitors=self.monitors,
-            time_major=self.time_major,
+            time_major=self.time_major if time_major is None else time_major,
             checkpoint=self.checkpoint,
             unroll=self.unroll,
         )
+
+    def outputs(self, model: Any, x: Any, key: PRNGKeyArray | None) -> tuple[Any, Any]:
+        """`(ys, records)` of the model run over the inputs `x` (layout as the data)."""
+        _, ys, records = self.run(model, x, key)
         return ys, records
 
     def score(self, ys: Any, y: Any, records: Any) -> tuple[Array, dict[str, Array]]:

@@ -141,31 +141,50 @@ def _all_finite(tree: Any) -> list[Array]:
     return [jnp.all(jnp.isfinite(x)) for x in jtu.tree_leaves(tree) if eqx.is_inexact_array(x)]
 
 
+def apply_update(objective, optimizer, params, opt_state, check: bool):
+    """One optimizer update of `params`: `objective(params) -> (loss, aux)` is
+    differentiated, `optimizer` transforms the gradients and they are applied. With
+    `check`, one fused reduction flags the loss, every gradient and every updated
+    parameter, and a non-finite update is dropped (the old `params` and `opt_state` are
+    returned). **Returns:** `(params, opt_state, loss, aux, flags)`."""
+    (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params)
+    with optax_promotion():
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+    new_params = eqx.apply_updates(params, updates)
+    if not check:
+        return new_params, new_opt_state, loss, aux, jnp.ones((1,), bool)
+    flags = jnp.stack([jnp.all(jnp.isfinite(loss))] + _all_finite(grads) + _all_finite(new_params))
+    new_params, new_opt_state = keep_if_finite(
+        jnp.all(flags), (new_params, new_opt_state), (params, opt_state))
+    return new_params, new_opt_state, loss, aux, flags
+
+
+def one_update(loss_fn, has_aux, params, rest, opt_state, batch, key, update):
+    """The update scheme of [`funcdyn.train.make_step`][]: one update per batch.
+    (A scheme gets the loss, the split model, the batch and `update(objective, params,
+    opt_state)`, and returns what `update` returns; truncated BPTT's makes one update
+    per window.)"""
+
+    def objective(p):
+        return split_loss_output(loss_fn(eqx.combine(p, rest), batch, key), has_aux)
+
+    return update(objective, params, opt_state)
+
+
 def _update(static, trainable_leaves, frozen_leaves, loss_arrays, opt_state, batch, key):
-    plan, loss_static, optimizer, has_aux, check = static
+    plan, loss_static, optimizer, has_aux, check, scheme = static
     # The same pytree `init` gave the optimizer: the model with None off the trainables.
     params = _assemble(plan, trainable_leaves, [None] * len(plan.frozen), with_static=False)
     rest = _assemble(plan, [None] * len(plan.trainable), frozen_leaves)
     loss_fn = eqx.combine(loss_arrays, _unwrap(loss_static))
 
-    def objective(p):
-        return split_loss_output(loss_fn(eqx.combine(p, rest), batch, key), has_aux)
+    def update(objective, params, opt_state):
+        return apply_update(objective, _unwrap(optimizer), params, opt_state, check)
 
-    (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params)
-    with optax_promotion():
-        updates, new_opt_state = _unwrap(optimizer).update(grads, opt_state, params)
-    new_leaves = jtu.tree_leaves(eqx.apply_updates(params, updates))
-    if not check:
-        return new_leaves, new_opt_state, loss, aux, jnp.ones((1,), bool)
-    # One fused reduction: the loss, every gradient, every updated parameter.
-    flags = jnp.stack(
-        [jnp.all(jnp.isfinite(loss))] + _all_finite(grads) + [jnp.all(jnp.isfinite(x))
-                                                              for x in new_leaves]
+    new_params, new_opt_state, loss, aux, flags = scheme(
+        loss_fn, has_aux, params, rest, opt_state, batch, key, update
     )
-    # A non-finite update is dropped: the last finite model and optimizer state stay.
-    new_leaves, new_opt_state = keep_if_finite(
-        jnp.all(flags), (new_leaves, new_opt_state), (trainable_leaves, opt_state))
-    return new_leaves, new_opt_state, loss, aux, flags
+    return jtu.tree_leaves(new_params), new_opt_state, loss, aux, flags
 
 
 def keep_if_finite(ok: Array, new: Any, old: Any) -> Any:
@@ -259,18 +278,28 @@ def make_step(
         model, opt_state, loss, _ = step(model, opt_state, batch, jax.random.fold_in(key, i))
     ```
     """
+    return build_step(loss_fn, optimizer, filter_spec=filter_spec, has_aux=has_aux,
+                      mesh=mesh, donate=donate, on_nonfinite=on_nonfinite,
+                      scheme=one_update, batch_axis=0, who="make_step")
+
+
+def build_step(loss_fn, optimizer, *, filter_spec, has_aux, mesh, donate, on_nonfinite,
+               scheme, batch_axis: int, who: str):
+    """`(init, step)` of [`funcdyn.train.make_step`][] with another update `scheme` (see
+    `one_update`) and the batch axis `batch_axis` sharded over a mesh: the one compiled
+    training step that every trainer uses."""
     if not callable(loss_fn):
-        raise TypeError(f"make_step: `loss_fn` must be callable, got {type(loss_fn).__name__}.")
-    check_optimizer(optimizer, "make_step")
+        raise TypeError(f"{who}: `loss_fn` must be callable, got {type(loss_fn).__name__}.")
+    check_optimizer(optimizer, who)
     if not isinstance(has_aux, bool):
-        raise TypeError(f"make_step: `has_aux` must be a bool, got {has_aux!r}.")
+        raise TypeError(f"{who}: `has_aux` must be a bool, got {has_aux!r}.")
     if not isinstance(donate, bool):
-        raise TypeError(f"make_step: `donate` must be a bool, got {donate!r}.")
+        raise TypeError(f"{who}: `donate` must be a bool, got {donate!r}.")
     if on_nonfinite not in ON_NONFINITE:
         raise ValueError(
-            f"make_step: `on_nonfinite` must be one of {ON_NONFINITE}, got {on_nonfinite!r}."
+            f"{who}: `on_nonfinite` must be one of {ON_NONFINITE}, got {on_nonfinite!r}."
         )
-    mesh = check_mesh(mesh, "make_step")
+    mesh = check_mesh(mesh, who)
     update = _update_jit_donate if donate else _update_jit
     loss_arrays, loss_static = eqx.partition(loss_fn, eqx.is_array)
     loss_static = _static(loss_static)
@@ -309,7 +338,7 @@ def make_step(
         params, _ = partition_trainable(model, filter_spec)
         if not jtu.tree_leaves(params):
             raise ValueError(
-                "make_step: the model has no trainable arrays. Build the modules to train "
+                f"{who}: the model has no trainable arrays. Build the modules to train "
                 "in funcdyn.training_mode (or inside funcdyn.training_environment()), or "
                 "pass `filter_spec`."
             )
@@ -324,12 +353,12 @@ def make_step(
         frozen_leaves = [leaves[i] for i in plan.frozen]
         arrays = loss_arrays
         if mesh is not None:
-            batch = shard_batch(batch, mesh)
+            batch = shard_batch(batch, mesh, axis=batch_axis)
             trainable_leaves, frozen_leaves, arrays, opt_state = replicate(
                 (trainable_leaves, frozen_leaves, arrays, opt_state), mesh
             )
         new_leaves, opt_state, loss, aux, flags = update(
-            (plan, loss_static, static_optimizer, has_aux, check),
+            (plan, loss_static, static_optimizer, has_aux, check, scheme),
             trainable_leaves, frozen_leaves, arrays, opt_state, batch, key,
         )
         for i, leaf in zip(plan.trainable, new_leaves):
@@ -338,7 +367,7 @@ def make_step(
         if on_nonfinite == "raise" and not bool(flags.all()):
             bad = _nonfinite_paths(flags, plan)
             raise NonFiniteError(
-                f"make_step: the training step produced non-finite values in {', '.join(bad)}"
+                f"{who}: the training step produced non-finite values in {', '.join(bad)}"
                 f" (loss {float(loss)}); the update was dropped and the error carries the "
                 "last finite model (`err.model`, `err.opt_state`). Lower the learning rate, "
                 "clip gradients (optax.clip_by_global_norm), check the data for NaN, or "

@@ -2,6 +2,7 @@
 windows without gradients."""
 
 import dataclasses
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -11,18 +12,9 @@ import jax.tree_util as jtu
 import optax
 from jaxtyping import PRNGKeyArray
 
-from .._run import _scan, _scan_body
 from ._bptt import BPTT
 from ._sequence_loss import SequenceLoss
-from ._sharding import check_mesh, replicate, shard_batch
-from ._step import (
-    check_optimizer,
-    keep_if_finite,
-    NonFiniteError,
-    ON_NONFINITE,
-    optax_promotion,
-    partition_trainable,
-)
+from ._step import build_step
 
 
 def _check_window(window: Any, who: str) -> int:
@@ -83,65 +75,59 @@ class TruncatedLoss(eqx.Module):
         return totals
 
 
-def _truncated_update(fixed, params, opt_state):
-    loss, optimizer, window, rest, batch, key, check = fixed
-    x, y = _time_major(batch, loss.time_major)
-    steps = _check_targets(x, y, "make_truncated_step")
-    n_windows, tail = divmod(steps, window)
-    model = eqx.combine(params, rest)
-    batch_size = jtu.tree_leaves(x)[0].shape[1]
-    state = model.init_state(batch_size)
-    index = jnp.arange(steps, dtype=jnp.int32)
+@dataclasses.dataclass(frozen=True)
+class _WindowUpdates:
+    """The update scheme of truncated BPTT for the one training step (`build_step`):
+    the batch runs window by window, each window from the state the previous one
+    reached (held constant: no gradient flows into earlier windows), with one optimizer
+    update per window. The loss and metrics are averaged over the windows, weighted by
+    their lengths."""
 
-    def update(carry, inputs):
-        params, opt_state, state = carry
-        xw, yw, iw = inputs
+    window: int
 
-        def objective(p):
-            m = eqx.combine(p, rest)
-            body = _scan_body(m, loss.monitors, loss.dt, 0.0, loss.fit, key)
-            # No gradient flows into the previous window through the carried state.
-            final, (ys, records) = _scan(
-                body, jax.lax.stop_gradient(state), (xw, iw), loss.checkpoint, loss.unroll
+    def __call__(self, loss: SequenceLoss, has_aux, params, rest, opt_state, batch, key,
+                 update):
+        x, y = _time_major(batch, loss.time_major)
+        steps = _check_targets(x, y, "make_truncated_step")
+        n_windows, tail = divmod(steps, self.window)
+        batch_size = jtu.tree_leaves(x)[0].shape[1]
+        state = eqx.combine(params, rest).init_state(batch_size)
+
+        def window_update(carry, inputs):
+            params, opt_state, state = carry
+            xw, yw, i0 = inputs
+
+            def objective(p):
+                final, ys, records = loss.run(
+                    eqx.combine(p, rest), xw, key, state=jax.lax.stop_gradient(state),
+                    i0=i0, time_major=True,
+                )
+                value, aux = loss.score(*_time_major((ys, yw, records), loss.time_major))
+                return value, (aux, final)
+
+            params, opt_state, value, (aux, final), flags = update(objective, params,
+                                                                   opt_state)
+            return (params, opt_state, final), (value, aux, flags)
+
+        carry = (params, opt_state, state)
+        scores, flags = [], []
+        if n_windows:
+            heads = _windows((x, y), n_windows, self.window)
+            starts = jnp.arange(n_windows, dtype=jnp.int32) * self.window
+            carry, (value, aux, f) = jax.lax.scan(window_update, carry, (*heads, starts))
+            scores.append(jtu.tree_map(lambda v: jnp.sum(v) * (self.window / steps),
+                                       (value, aux)))
+            flags.append(jnp.all(f, axis=0))
+        if tail:
+            rest_inputs = jtu.tree_map(lambda a: a[n_windows * self.window:], (x, y))
+            carry, (value, aux, f) = window_update(
+                carry, (*rest_inputs, jnp.int32(n_windows * self.window))
             )
-            args = _time_major((ys, yw, records), loss.time_major)
-            value, aux = loss.score(*args)
-            return value, (aux, final)
-
-        (value, (aux, final)), grads = eqx.filter_value_and_grad(objective, has_aux=True)(
-            params
-        )
-        with optax_promotion():
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = eqx.apply_updates(params, updates)
-        return (params, opt_state, final), (value, aux)
-
-    carry = (params, opt_state, state)
-    # The reported loss and metrics: averages over windows, weighted by window length.
-    total = None
-    if n_windows:
-        carry, scores = jax.lax.scan(update, carry, _windows((x, y, index), n_windows, window))
-        total = jtu.tree_map(lambda v: jnp.sum(v) * (window / steps), scores)
-    if tail:
-        tail_inputs = jtu.tree_map(lambda a: a[n_windows * window :], (x, y, index))
-        carry, scores = update(carry, tail_inputs)
-        scores = jtu.tree_map(lambda v: v * (tail / steps), scores)
-        total = scores if total is None else jtu.tree_map(jnp.add, total, scores)
-    value, aux = total
-    new_params, new_opt_state, _ = carry
-    if not check:
-        return new_params, new_opt_state, value, aux, jnp.ones((1,), bool)
-    # One fused reduction over the loss and the parameters after the last window: a
-    # non-finite batch drops all of its window updates.
-    flags = jnp.stack([jnp.all(jnp.isfinite(value))] + [
-        jnp.all(jnp.isfinite(a)) for a in jtu.tree_leaves(new_params) if eqx.is_inexact_array(a)])
-    new_params, new_opt_state = keep_if_finite(
-        jnp.all(flags), (new_params, new_opt_state), (params, opt_state))
-    return new_params, new_opt_state, value, aux, flags
-
-
-_truncated_jit = eqx.filter_jit(_truncated_update)
-_truncated_jit_donate = eqx.filter_jit(_truncated_update, donate="all-except-first")
+            scores.append(jtu.tree_map(lambda v: v * (tail / steps), (value, aux)))
+            flags.append(f)
+        value, aux = functools.reduce(lambda a, b: jtu.tree_map(jnp.add, a, b), scores)
+        params, opt_state, _ = carry
+        return params, opt_state, value, aux, functools.reduce(jnp.logical_and, flags)
 
 
 def make_truncated_step(
@@ -175,9 +161,11 @@ def make_truncated_step(
     - `optimizer`: an optax `GradientTransformation` (updated once per window).
     - `window`: `k`, the window length in steps.
     - `filter_spec`, `mesh`, `donate`: as for [`funcdyn.train.make_step`][].
-    - `on_nonfinite`: as for [`funcdyn.train.make_step`][], checked once per batch (on
-      the loss and the parameters after the last window): a non-finite batch drops all of
-      its window updates.
+    - `on_nonfinite`: as for [`funcdyn.train.make_step`][], checked at every window's
+      update (loss, gradients, updated parameters): a non-finite window's update is
+      dropped; `"raise"` raises after the batch, with the model of the finite updates.
+      The windows after a non-finite state are non-finite too, so their updates are
+      dropped as well.
 
     **Returns:** `(init, step)` with `step(model, opt_state, batch, key) -> (model,
     opt_state, loss, metrics)`: `loss` and `metrics` are averages over the windows,
@@ -188,46 +176,12 @@ def make_truncated_step(
             "make_truncated_step: `loss` must be a funcdyn.train.sequence_loss(fn, ...) "
             f"scoring each window's outputs, got {type(loss).__name__}."
         )
-    check_optimizer(optimizer, "make_truncated_step")
     window = _check_window(window, "make_truncated_step")
-    mesh = check_mesh(mesh, "make_truncated_step")
-    if on_nonfinite not in ON_NONFINITE:
-        raise ValueError(f"make_truncated_step: `on_nonfinite` must be one of {ON_NONFINITE}, "
-                         f"got {on_nonfinite!r}.")
-    update = _truncated_jit_donate if donate else _truncated_jit
-
-    def init(model: Any) -> Any:
-        params, _ = partition_trainable(model, filter_spec)
-        if not jtu.tree_leaves(params):
-            raise ValueError(
-                "make_truncated_step: the model has no trainable arrays. Build the modules "
-                "to train in funcdyn.training_mode, or pass `filter_spec`."
-            )
-        with optax_promotion():
-            opt_state = optimizer.init(params)
-        return opt_state if mesh is None else replicate(opt_state, mesh)
-
-    def step(model: Any, opt_state: Any, batch: Any, key: PRNGKeyArray | None):
-        params, rest = partition_trainable(model, filter_spec)
-        if mesh is not None:
-            batch = shard_batch(batch, mesh, axis=1 if loss.time_major else 0)
-            params, rest, opt_state = replicate((params, rest, opt_state), mesh)
-        params, opt_state, value, aux, flags = update(
-            (loss, optimizer, window, rest, batch, key, on_nonfinite != "ignore"), params,
-            opt_state,
-        )
-        model = eqx.combine(params, rest)
-        if on_nonfinite == "raise" and not bool(flags.all()):
-            raise NonFiniteError(
-                f"make_truncated_step: the batch produced non-finite values (loss "
-                f"{float(value)}); its updates were dropped and the error carries the last "
-                "finite model (`err.model`, `err.opt_state`).",
-                model=model, opt_state=opt_state,
-                leaves=["loss"] if not bool(flags[0]) else ["params"],
-            )
-        return model, opt_state, value, aux
-
-    return init, step
+    return build_step(
+        loss, optimizer, filter_spec=filter_spec, has_aux=True, mesh=mesh, donate=donate,
+        on_nonfinite=on_nonfinite, scheme=_WindowUpdates(window),
+        batch_axis=1 if loss.time_major else 0, who="make_truncated_step",
+    )
 
 
 class TruncatedBPTT(BPTT):
