@@ -13,7 +13,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from ._checks import check_bool
 from .init import Initializer, parameter
-from .init._parameter import ParamSpec
+from .typing import ParamSpec
 
 
 def _as_tuple(a: np.ndarray):

@@ -1,7 +1,6 @@
 """The time loop: one `lax.scan` over the time axis."""
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -12,8 +11,8 @@ from jaxtyping import PRNGKeyArray
 
 from ._core._context import Context
 from ._core._system import DynamicalSystem
+from .typing import Monitors
 
-Monitors = Callable[[Any], Any] | dict[str, Callable[[Any], Any]] | None
 
 
 def _num_steps(xs: Any, time_axis: int) -> int:

@@ -15,9 +15,10 @@ def test_constants():
     assert jnp.array_equal(fi.OneInit()(None, (2,)), jnp.ones(2))
     assert jnp.array_equal(fi.OneInit(3.0)(None, (2,)), jnp.full(2, 3.0))
     assert jnp.array_equal(fi.Constant(2.5)(None, (4,)), jnp.full(4, 2.5))
-    assert jnp.array_equal(fi.Identity(2.0)(None, (3, 4)), 2.0 * jnp.eye(3, 4))
-    with pytest.raises(ValueError, match="Identity initialises 2-d"):
-        fi.Identity()(None, (3,))
+    assert jnp.array_equal(fi.IdentityMatrix(2.0)(None, (3, 4)), 2.0 * jnp.eye(3, 4))
+    assert fi.Identity is fi.IdentityMatrix  # the documented alias
+    with pytest.raises(ValueError, match="IdentityMatrix initialises 2-d"):
+        fi.IdentityMatrix()(None, (3,))
 
 
 @pytest.mark.parametrize("init,mean,std", [

@@ -333,15 +333,27 @@ def test_if_integrates_linearly():
 
 
 def test_tuple_size_and_scalar_input():
+    # tau = 10, V_rest = 0, R = 1: one exact step of a constant input 5 from V = 0 gives
+    # 5 (1 - e^-0.1) everywhere (below V_th = 1, no spike); no input then decays it.
     lif = N.LIF((2, 3), V_th=1.0, V_reset=0.0, mode=fd.batching_mode)
     state = lif.init_state(4)
     assert state.V.shape == (4, 2, 3)
     state, s = lif(state, 5.0, fd.Context(dt=1.0))
-    assert s.shape == (4, 2, 3)
+    V1 = 5.0 * (1 - math.exp(-0.1))
+    np.testing.assert_allclose(state.V, np.full((4, 2, 3), V1), rtol=1e-6)
+    np.testing.assert_array_equal(s, np.zeros((4, 2, 3)))
     state, s = lif(state, None, fd.Context(dt=1.0))
+    np.testing.assert_allclose(state.V, np.full((4, 2, 3), V1 * math.exp(-0.1)), rtol=1e-6)
+    # A per-column parameter broadcasts along the last axis of a (2, 2) population:
+    # each column behaves as a one-neuron HH with that column's leak conductance.
     hh = N.HH((2, 2), g_L=jnp.array([0.3, 0.2]))
     st, s = hh(hh.init_state(), jnp.ones((2, 2)), fd.Context(dt=0.01))
     assert s.shape == (2, 2)
+    for col, g_L in enumerate((0.3, 0.2)):
+        one = N.HH(1, g_L=g_L)
+        ref, _ = one(one.init_state(), jnp.ones(1), fd.Context(dt=0.01))
+        np.testing.assert_allclose(st.V[:, col], np.full(2, float(ref.V[0])), rtol=1e-6)
+    assert float(st.V[0, 0]) != float(st.V[0, 1])
 
 
 def test_random_initial_potential(getkey):

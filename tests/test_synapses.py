@@ -275,10 +275,26 @@ def test_outputs():
 
 
 def test_cuba_synapse_sits_in_a_sequential_chain():
-    net = (fd.neurons.InputGroup(5) >> S.Exponential(5, 3, g_max=2.0, tau=2.0)
-           >> fd.neurons.LIF(3, V_th=1.0, V_reset=0.0))
+    # Every input neuron spikes at every step (input 1 = a spike per step), so each
+    # postsynaptic neuron receives g_max * 5 per step through the all-to-all synapse.
+    # The chain must equal the same three models stepped by hand.
+    pre, syn = fd.neurons.InputGroup(5), S.Exponential(5, 3, g_max=2.0, tau=2.0)
+    post = fd.neurons.LIF(3, V_th=1.0, V_reset=0.0)
+    net = pre >> syn >> post
     _, spikes, _ = fd.run(net, jnp.ones((20, 5)), dt=1.0)
-    assert spikes.shape == (20, 3) and float(jnp.sum(spikes)) > 0
+    assert spikes.shape == (20, 3)
+    states = [pre.init_state(), syn.init_state(), post.init_state()]
+    expected = []
+    for i in range(20):
+        ctx = fd.Context(dt=1.0, t=float(i), i=i)
+        states[0], z = pre(states[0], jnp.ones(5), ctx)
+        states[1], current = syn(states[1], z, ctx)
+        states[2], out = post(states[2], current, ctx)
+        expected.append(out)
+    np.testing.assert_array_equal(np.asarray(spikes), np.stack(expected))
+    # The three postsynaptic neurons see the same input, so they fire together, often.
+    assert np.all(np.asarray(spikes) == np.asarray(spikes)[:, :1])
+    assert 5 <= int(jnp.sum(spikes[:, 0])) <= 20
 
 
 def test_weight_shapes():

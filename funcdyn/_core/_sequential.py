@@ -1,6 +1,5 @@
 """Chaining steps: `a >> b`."""
 
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -8,9 +7,9 @@ import jax
 
 from ._context import Context
 from ._modes import batching_mode, Mode, resolve_mode
+from ..typing import Layer
 from ._system import DynamicalSystem, _split_or_none
 
-Layer = DynamicalSystem | eqx.Module | Callable[..., Any]
 
 
 def _infer_mode(layers: tuple) -> Mode:

@@ -1,7 +1,13 @@
 """Parameter initialisers and the rule that resolves a parameter argument."""
 
 from ._base import default_float_dtype as default_float_dtype, Initializer as Initializer
-from ._constant import Constant as Constant, Identity as Identity, OneInit as OneInit, ZeroInit as ZeroInit
+from ._constant import (
+    Constant as Constant,
+    IdentityMatrix as IdentityMatrix,
+    IdentityMatrix as Identity,  # alias of IdentityMatrix (its former name)
+    OneInit as OneInit,
+    ZeroInit as ZeroInit,
+)
 from ._orthogonal import Orthogonal as Orthogonal
 from ._parameter import parameter as parameter
 from ._random import Normal as Normal, TruncatedNormal as TruncatedNormal, Uniform as Uniform

@@ -32,8 +32,12 @@ class OneInit(Constant):
         self.value = value
 
 
-class Identity(Initializer):
-    """`value` times the identity matrix (2-d shapes; rectangular allowed)."""
+class IdentityMatrix(Initializer):
+    """`value` times the identity matrix (2-d shapes; rectangular allowed).
+
+    (Named `IdentityMatrix` so that `Identity` means one thing in funcdyn: the layer
+    [`funcdyn.layers.Identity`][]. `funcdyn.init.Identity` is kept as an alias of this
+    class, its former name.)"""
 
     value: float = 1.0
     needs_key = False
@@ -41,5 +45,5 @@ class Identity(Initializer):
     def __call__(self, key, shape: Sequence[int], dtype=None) -> Array:
         shape = _shape(shape)
         if len(shape) != 2:
-            raise ValueError(f"Identity initialises 2-d arrays, got shape {shape}.")
+            raise ValueError(f"IdentityMatrix initialises 2-d arrays, got shape {shape}.")
         return self.value * jnp.eye(shape[0], shape[1], dtype=_dtype(dtype))

@@ -2,16 +2,15 @@
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
+from ..typing import ParamSpec
 from ._base import Initializer, _dtype
 
-ParamSpec = jax.Array | np.ndarray | Initializer | Callable[..., Any] | float | None
 
 
 def _positional_arity(fn: Callable) -> int | None:

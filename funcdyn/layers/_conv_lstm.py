@@ -12,7 +12,7 @@ from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from ..init import XavierNormal, ZeroInit, parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._checks import check_positive_int
 from ._conv import as_tuple, check_spatial_input, dimension_numbers
 from ._lstm_cell import LSTMState

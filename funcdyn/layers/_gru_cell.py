@@ -9,7 +9,7 @@ from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from ..init import XavierNormal, ZeroInit, parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._checks import check_features, check_positive_int
 from ._recurrent import (
     check_state,

@@ -12,7 +12,7 @@ from .._initial_state import (
     learned_initial_state,
     static_initializer as static_initializer,
 )
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 
 
 def resolve_activation(activation, cls: str, arg: str = "activation") -> Callable:

@@ -14,7 +14,7 @@ from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from ..init import Normal, Uniform, default_float_dtype, parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._checks import check_features, check_positive_int
 
 

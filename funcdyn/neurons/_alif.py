@@ -6,7 +6,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import bcast
 from .._core._context import Context
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSpikingNeuron
 from ._integrate import leaky_update, leaky_vector_field
 

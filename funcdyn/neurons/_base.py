@@ -25,7 +25,7 @@ from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from .._initial_state import initial_value, learned_initial_state, static_initializer
 from ..init import parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ..surrogate import InverseSquare, Surrogate
 from ._integrate import integrate, self_derivative_by_jvp
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import bcast
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSpikingNeuron
 
 # exp(40) ~ 2e17: far above any physiological drive, yet no float32 overflow when a

@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 from .._core._context import Context
 from .._checks import bcast
 from .._core._modes import Mode, resolve_mode
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ..surrogate import InverseSquare, Surrogate
 from ._base import AbstractNeuron
 from ._integrate import integrate

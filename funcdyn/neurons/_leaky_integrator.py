@@ -8,7 +8,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractNeuron
 from ._integrate import leaky_update, leaky_vector_field, solver_step
 

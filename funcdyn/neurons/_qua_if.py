@@ -3,7 +3,7 @@
 import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray
 
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from .._checks import bcast
 from ._base import AbstractSpikingNeuron
 

@@ -7,7 +7,7 @@ from .._core._context import Context
 from .._core._modes import Mode, resolve_mode
 from .._core._system import DynamicalSystem
 from ..init import KaimingNormal, parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSpikingNeuron
 from ._lif import LIF
 

@@ -3,7 +3,7 @@
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSynapse, positive_parameter
 from ._dual_exponential import DualExponentialState, rise_decay_step
 

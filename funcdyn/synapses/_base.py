@@ -18,7 +18,7 @@ from .._core._system import DynamicalSystem
 from ..conn import All2All, Connector, Projection
 from ..init import parameter
 from ..init._base import default_float_dtype
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ..synouts import CUBA, SynOut
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 
 

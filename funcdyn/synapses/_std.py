@@ -4,7 +4,7 @@ import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 from ._stp import check_fraction
 

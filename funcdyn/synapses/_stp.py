@@ -7,7 +7,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
 from ..init import parameter
-from ..init._parameter import ParamSpec
+from ..typing import ParamSpec
 from ._base import AbstractSynapse, bcast, decay_factor, DelayState, positive_parameter
 
 

@@ -11,9 +11,9 @@ import optax
 from jaxtyping import Array, PRNGKeyArray
 
 from .._core._trainable import trainable
+from ..typing import LossFn
 from ._sharding import check_mesh, replicate, shard_batch
 
-LossFn = Callable[[Any, Any, PRNGKeyArray | None], Any]
 
 
 def check_optimizer(optimizer: Any, who: str) -> None:
