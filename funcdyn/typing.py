@@ -18,17 +18,21 @@ from jaxtyping import PRNGKeyArray
 from ._core._system import DynamicalSystem
 from .init._base import Initializer
 
-# A parameter argument, resolved by `funcdyn.init.parameter`: an array (used as given),
-# an initialiser or a callable `(key, shape, dtype) -> array`, a number (filled), or None.
+__all__ = ["Layer", "LossFn", "Monitors", "ParamSpec"]
+
 ParamSpec = jax.Array | np.ndarray | Initializer | Callable[..., Any] | float | None
+"""A parameter argument, resolved by [`funcdyn.init.parameter`][]: an array (used as
+given), an initialiser or a callable `(key, shape, dtype) -> array`, a number (filled),
+or `None`."""
 
-# What `funcdyn.run` records after every step: a function of the state, a dict of them,
-# or None for no records.
 Monitors = Callable[[Any], Any] | dict[str, Callable[[Any], Any]] | None
+"""What [`funcdyn.run`][] records after every step: a function of the state, a dict of
+them, or `None` for no records."""
 
-# A training loss: `loss_fn(model, batch, key) -> loss` or `-> (loss, aux)`.
 LossFn = Callable[[Any, Any, PRNGKeyArray | None], Any]
+"""A training loss for [`funcdyn.train.make_step`][]: `loss_fn(model, batch, key) ->
+loss` (a scalar), or `-> (loss, aux)`."""
 
-# What `funcdyn.Sequential` chains: a dynamical system, a stateless Equinox module, or a
-# function of the input.
 Layer = DynamicalSystem | eqx.Module | Callable[..., Any]
+"""What [`funcdyn.Sequential`][] chains: a [`funcdyn.DynamicalSystem`][], a stateless
+Equinox module, or a function of the input."""
