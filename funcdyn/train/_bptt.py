@@ -16,12 +16,14 @@ from .._checks import check_bool, check_dt
 from .._run import per_sample_records, run
 from ..losses._labels import check_traced_labels, recording_label_uses
 from ._checkpoint import Checkpoint
-from ._data import DataSource, batch_size_of
+from ._data import DataSource
 from ._fit_loop import (
     check_fit_arguments,
+    evaluation_source,
     fit_data_sources,
     fit_loop,
     fit_start,
+    mean_over_samples,
     Report,
 )
 from ._history import EarlyStopping, History
@@ -192,28 +194,11 @@ class BPTT:
         **Returns:** `{"loss": ..., <metric>: ...}` as Python floats.
         """
         model = self.model if model is None else model
-        if batch_size is None and isinstance(data, tuple) and len(data) == 2:
-            leaves = jtu.tree_leaves(data[0])
-            batch_size = int(np.shape(leaves[0])[0]) if leaves else None
-        source = DataSource(
-            data, name="data", batch_size=batch_size, shuffle=False, drop_last=False,
-            num_epoch=1, check_finite=check_finite,
-        )
+        source = evaluation_source(data, batch_size, check_finite)
         return self._evaluate_source(model, source, key)
 
     def _evaluate_source(self, model, source: DataSource, key) -> dict[str, float]:
-        totals: dict[str, Any] = {}
-        count = 0
-        for i, batch in enumerate(source.epoch(None)):
-            k = None if key is None else jax.random.fold_in(key, i)
-            loss, aux = self._evaluate_batch(model, batch, k)
-            n = batch_size_of(batch)
-            for name, value in {"loss": loss, **aux}.items():
-                totals[name] = totals.get(name, 0.0) + n * value
-            count += n
-        if count == 0:
-            raise ValueError(f"{source.name} holds no batches.")
-        return {name: float(value) / count for name, value in jax.device_get(totals).items()}
+        return mean_over_samples(source, key, lambda b, k: self._evaluate_batch(model, b, k))
 
     # -- prediction ----------------------------------------------------------------------
 

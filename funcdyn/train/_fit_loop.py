@@ -13,6 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -284,6 +285,34 @@ def fit_data_sources(train_data, test_data, batch_size, test_batch_size, shuffle
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def evaluation_source(data: Any, batch_size: int | None, check_finite: bool) -> DataSource:
+    """The data of a trainer's `evaluate`, in order; array data default to one batch."""
+    if batch_size is None and isinstance(data, tuple) and len(data) == 2:
+        leaves = jtu.tree_leaves(data[0])
+        batch_size = int(np.shape(leaves[0])[0]) if leaves else None
+    return DataSource(data, name="data", batch_size=batch_size, shuffle=False,
+                      drop_last=False, num_epoch=1, check_finite=check_finite)
+
+
+def mean_over_samples(source: DataSource, key: PRNGKeyArray | None,
+                      score: Callable[[Any, Any], tuple[Any, dict]]) -> dict[str, float]:
+    """`{"loss": ..., <metric>: ...}`: `score(batch, key_i) -> (loss, metrics)` over the
+    batches of `source` (batch `i` gets `fold_in(key, i)`), averaged over the samples;
+    read from the device once."""
+    totals: dict[str, Any] = {}
+    count = 0
+    for i, batch in enumerate(source.epoch(None)):
+        k = None if key is None else jax.random.fold_in(key, i)
+        loss, aux = score(batch, k)
+        n = batch_size_of(batch)
+        for name, value in {"loss": loss, **aux}.items():
+            totals[name] = totals.get(name, 0.0) + n * value
+        count += n
+    if count == 0:
+        raise ValueError(f"{source.name} holds no batches.")
+    return {name: float(value) / count for name, value in jax.device_get(totals).items()}
 
 
 def _weighted_mean(losses, auxes, sizes) -> dict[str, float]:

@@ -16,9 +16,16 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._core._context import Context
 from .._run import run
-from ._data import DataSource, batch_size_of
+from ._data import batch_size_of
 from ._eprop import EPropRule, check_eprop_model
-from ._fit_loop import check_fit_arguments, fit_data_sources, fit_loop, fit_start
+from ._fit_loop import (
+    check_fit_arguments,
+    evaluation_source,
+    fit_data_sources,
+    fit_loop,
+    fit_start,
+    mean_over_samples,
+)
 from ._rtrl import RTRLRule, rtrl_bytes, rtrl_sizes
 from ._trace_rule import TraceRule, check_trace_model
 from ._step import NonFiniteError
@@ -632,26 +639,12 @@ class ForwardTrainer:
         """The mean per-step loss and the metrics over `data` (as for `fit`), averaged
         over the samples. **Returns:** `{"loss": ..., <metric>: ...}` as floats."""
         model = self.model if model is None else model
-        if batch_size is None and isinstance(data, tuple) and len(data) == 2:
-            leaves = jtu.tree_leaves(data[0])
-            batch_size = int(np.shape(leaves[0])[0]) if leaves else None
-        source = DataSource(data, name="data", batch_size=batch_size, shuffle=False,
-                            drop_last=False, num_epoch=1, check_finite=check_finite)
-        return self._evaluate_source(model, source, key)
+        return self._evaluate_source(model, evaluation_source(data, batch_size, check_finite),
+                                     key)
 
     def _evaluate_source(self, model, source, key) -> dict:
-        totals: dict[str, Any] = {}
-        count = 0
-        for i, batch in enumerate(source.epoch(None)):
-            k = None if key is None else jax.random.fold_in(key, i)
-            loss, aux = _evaluate_jit(self._cfg, self._metric_items, model, batch, k)
-            n = batch_size_of(batch)
-            for name, value in {"loss": loss, **aux}.items():
-                totals[name] = totals.get(name, 0.0) + n * value
-            count += n
-        if count == 0:
-            raise ValueError(f"{source.name} holds no batches.")
-        return {name: float(v) / count for name, v in jax.device_get(totals).items()}
+        return mean_over_samples(source, key, lambda b, k: _evaluate_jit(
+            self._cfg, self._metric_items, model, b, k))
 
     def fit(
         self,
