@@ -426,8 +426,21 @@ class AbstractSpikingNeuron(AbstractNeuron):
         return self.state_cls(**values, spike=spike, refractory=ref), spike
 
 
+@jax.custom_jvp
 def jump(value: Array, target: Array, s: Array) -> Array:
     """`target` where the (0/1) spike `s` is 1, `value` where it is 0, differentiably in
-    `s` (gradient `target - value`). Written as a blend rather than `value + (target -
-    value) s`, so that it lands on `target` exactly even when `value` is huge."""
+    `s` (gradient `target - value`). The value is a blend, `target s + value (1 - s)`, so
+    that it lands on `target` exactly even when `value` is huge (`value + (target -
+    value) s` gives 0 instead of -5 for `value` = 1e8 in float32)."""
     return target * s + value * (1.0 - s)
+
+
+@jump.defjvp
+def _jump_jvp(primals, tangents):
+    # The tangent written as `dv + (dt - dv) s + (t - v) ds`: the backward pass then keeps
+    # `s` and `t - v` per step, as for the plain `v + (t - v) s`. Differentiating the
+    # blend itself would also keep `1 - s`: one more (batch, neurons) array per step,
+    # which made a spiking-network training step 1.6x slower on XLA:CPU.
+    value, target, s = primals
+    d_value, d_target, d_s = tangents
+    return jump(value, target, s), d_value + (d_target - d_value) * s + (target - value) * d_s
