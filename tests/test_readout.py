@@ -1,6 +1,8 @@
 """Readout training: closed-form and iterative solvers against references, the offline
 and online trainers, closed-loop forecasting, and every error path."""
 
+import inspect
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -229,6 +231,35 @@ def test_offline_fit_compiles_once():
     assert before >= 1  # the fast path ran
     trainer.fit(xs + 1.0, xs * 2.0)
     assert _fit_from_leaves_jit._cache_size() == before
+
+
+
+def test_offline_fit_dict_targets_follow_the_readout_names():
+    # The readouts' names are cached by model structure: a model that differs only in a
+    # readout's name must be asked for its own keys.
+    def model(name):
+        nvar = NVAR(1, delay=2, order=2, mode=funcdyn.batching_mode)
+        return nvar >> Dense(nvar.num_out, 1, mode=funcdyn.training_mode, name=name,
+                             key=jax.random.key(0))
+
+    xs = jax.random.normal(jax.random.key(1), (30, 2, 1))
+    ys = xs[1:] * 0.5
+    fa = OfflineTrainer(model("a"), RidgeRegression(1e-6)).fit(xs[:-1], {"a": ys})
+    fb = OfflineTrainer(model("b"), RidgeRegression(1e-6)).fit(xs[:-1], {"b": ys})
+    np.testing.assert_array_equal(np.asarray(fa.layers[1].W), np.asarray(fb.layers[1].W))
+    with pytest.raises(ValueError, match="named \\['b'\\]"):
+        OfflineTrainer(model("b"), RidgeRegression(1e-6)).fit(xs[:-1], {"a": ys})
+
+
+def test_offline_fit_is_a_plain_method():
+    trainer = OfflineTrainer(_ngrc(), RidgeRegression(1e-3))
+    assert "Fits the readouts" in OfflineTrainer.fit.__doc__
+    assert "Fits the readouts" in trainer.fit.__doc__
+    assert list(inspect.signature(trainer.fit).parameters)[:2] == ["xs", "ys"]
+    xs = jax.random.normal(jax.random.key(1), (20, 2, 2))
+    a = OfflineTrainer.fit(trainer, xs, xs)
+    b = trainer.fit(xs, xs)
+    np.testing.assert_array_equal(np.asarray(a.layers[1].W), np.asarray(b.layers[1].W))
 
 
 # -- online trainer ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Offline readout training: run the model once, record the readouts' inputs, solve."""
 
+import functools
+import inspect
 from typing import Any
 
 import equinox as eqx
@@ -12,7 +14,8 @@ from .._run import run
 from ._fit_method import OfflineMethod
 from ._readouts import (
     _Tap,
-    as_target_list,
+    targets_by_name,
+    readout_names,
     readouts_of,
     replace_readouts,
     tap_readouts,
@@ -76,13 +79,31 @@ _offline_fit_general = eqx.filter_jit(_offline_fit)
 
 
 def _fit_from_leaves(static, arrays):
-    treedef, others, options = static
+    model_def, rest_def, model_others, rest_others, options = static
+    num_model = model_def.num_leaves - len(model_others)
+    model = jtu.tree_unflatten(model_def, _merge(arrays[:num_model], model_others))
+    method, xs, ys, state, key = jtu.tree_unflatten(
+        rest_def, _merge(arrays[num_model:], rest_others)
+    )
+    fitted = _offline_fit(model, method, xs, ys, state, key, *options)
+    return [leaf for leaf in jtu.tree_leaves(fitted) if eqx.is_array(leaf)]
+
+
+def _merge(arrays, others):
     leaves = list(arrays)
     for i, leaf in others:
         leaves.insert(i, leaf)
-    model, method, xs, ys, state, key = jtu.tree_unflatten(treedef, leaves)
-    fitted = _offline_fit(model, method, xs, ys, state, key, *options)
-    return [leaf for leaf in jtu.tree_leaves(fitted) if eqx.is_array(leaf)]
+    return leaves
+
+
+def _split(leaves):
+    arrays, others = [], []
+    for i, leaf in enumerate(leaves):
+        if eqx.is_array(leaf):
+            arrays.append(leaf)
+        else:
+            others.append((i, leaf))
+    return arrays, tuple(others)
 
 
 # A plain `jax.jit` keyed on the (hashable) structure: at the paper's NG-RC size the
@@ -91,30 +112,86 @@ def _fit_from_leaves(static, arrays):
 _fit_from_leaves_jit = jax.jit(_fit_from_leaves, static_argnums=0)
 
 
-def _fast_fit(model, method, xs, ys, state, key, options):
+def _fast_fit(model_leaves, model_def, method, xs, ys, state, key, options):
     """`_offline_fit` through `_fit_from_leaves_jit`, or `None` when a non-array leaf is
-    not hashable (then the general path runs)."""
-    leaves, treedef = jtu.tree_flatten((model, method, xs, ys, state, key))
-    arrays, others = [], []
-    for i, leaf in enumerate(leaves):
-        if eqx.is_array(leaf):
-            arrays.append(leaf)
-        else:
-            others.append((i, leaf))
-    static = (treedef, tuple(others), options)
+    not hashable (then the general path runs). The model comes flattened (the caller
+    needed its structure already)."""
+    model_arrays, model_others = _split(model_leaves)
+    rest_leaves, rest_def = jtu.tree_flatten((method, xs, ys, state, key))
+    rest_arrays, rest_others = _split(rest_leaves)
+    static = (model_def, rest_def, model_others, rest_others, options)
     try:
         hash(static)
     except TypeError:
         return None
-    fitted_arrays = iter(_fit_from_leaves_jit(static, arrays))
-    # Only readout weights change: the fitted model has the input model's structure, and
-    # its leaves come first in `leaves`.
-    model_def = treedef.children()[0]
-    out = [
-        next(fitted_arrays) if eqx.is_array(leaf) else leaf
-        for leaf in leaves[: model_def.num_leaves]
-    ]
-    return jtu.tree_unflatten(model_def, out)
+    # Only readout weights change: the fitted model has the input model's structure.
+    fitted_arrays = _fit_from_leaves_jit(static, model_arrays + rest_arrays)
+    return jtu.tree_unflatten(model_def, _merge(fitted_arrays, model_others))
+
+
+# The readouts' names (the keys of a dict of targets) by model structure: a readout is
+# found by type and static mode, and its name is static, so the structure decides them,
+# and a repeated fit does not walk the model again.
+_NAMES_CACHE: dict = {}
+
+
+def _readout_names(model, model_def) -> list[str]:
+    try:
+        return _NAMES_CACHE[model_def]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable static field
+        return readout_names(readouts_of(model))
+    names = readout_names(readouts_of(model))
+    if len(_NAMES_CACHE) >= 256:
+        _NAMES_CACHE.clear()
+    _NAMES_CACHE[model_def] = names
+    return names
+
+
+class _PlainMethod:
+    """A method whose binding is a small `_Bound` callable, not a `types.MethodType`.
+
+    `eqx.Module.__getattribute__` turns every bound method into an `eqx.BoundMethod`
+    pytree, a Module built on each attribute access (about 25 us measured, a sixth of
+    a whole fit at the NG-RC paper size). `OfflineTrainer.fit` is not meant to be passed
+    through a JAX transformation as a pytree, so it skips that."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self.fn
+        return _Bound(self.fn, obj)
+
+
+class _Bound:
+    __slots__ = ("__func__", "__self__")
+
+    def __init__(self, fn, obj):
+        self.__func__ = fn
+        self.__self__ = obj
+
+    def __call__(self, *args, **kwargs):
+        return self.__func__(self.__self__, *args, **kwargs)
+
+    @property
+    def __doc__(self):
+        return self.__func__.__doc__
+
+    @property
+    def __name__(self):
+        return self.__func__.__name__
+
+    @property
+    def __signature__(self):
+        sig = inspect.signature(self.__func__)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+    def __repr__(self):
+        return f"<bound method {self.__func__.__qualname__} of {self.__self__!r}>"
 
 
 class OfflineTrainer(eqx.Module):
@@ -168,6 +245,7 @@ class OfflineTrainer(eqx.Module):
         self.model = model
         self.fit_method = fit_method
 
+    @_PlainMethod
     def fit(
         self,
         xs: Any,
@@ -200,9 +278,10 @@ class OfflineTrainer(eqx.Module):
 
         **Returns:** the model with fitted readout weights.
         """
-        readouts = readouts_of(self.model)
-        targets = as_target_list(ys, readouts, "OfflineTrainer.fit")
-        mode = getattr(self.model, "mode", None)
+        model = self.model
+        model_leaves, model_def = jtu.tree_flatten(model)
+        targets = targets_by_name(ys, _readout_names(model, model_def), "OfflineTrainer.fit")
+        mode = getattr(model, "mode", None)
         if batch_size is None and mode is not None and mode.is_batching:
             leaf = jtu.tree_leaves(xs)[0]
             if jnp.ndim(leaf) < 2:
@@ -212,9 +291,11 @@ class OfflineTrainer(eqx.Module):
                 )
             batch_size = int(jnp.shape(leaf)[1 if time_major else 0])
         options = (dt, t0, i0, batch_size, time_major)
-        fitted = _fast_fit(self.model, self.fit_method, xs, targets, state, key, options)
+        fitted = _fast_fit(
+            model_leaves, model_def, self.fit_method, xs, targets, state, key, options
+        )
         if fitted is None:
             fitted = _offline_fit_general(
-                self.model, self.fit_method, xs, targets, state, key, *options
+                model, self.fit_method, xs, targets, state, key, *options
             )
         return fitted
