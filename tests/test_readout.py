@@ -354,6 +354,35 @@ def test_forecast_continues_a_fitted_ngrc():
     np.testing.assert_allclose(np.asarray(traj), np.asarray(seq[61:81]), atol=1e-4)
 
 
+
+def test_forecast_fast_dispatch_equals_filter_jit_and_compiles_once():
+    from funcdyn.train._forecast import _forecast
+
+    model = Dense(2, 2, W_initializer=jnp.array([[0.9, -0.2], [0.2, 0.9]]) * 0.1,
+                  b_initializer=None, mode=funcdyn.batching_mode)
+    x0 = jnp.array([[1.0, 0.5]])
+    def increment(y, x):
+        return x + y
+
+    args = (model, None, x0, None, 7, 1.0, increment, 0.0, 0)
+    _, fast = _forecast(*args)
+    _, general = _forecast.general(*args)  # eqx.filter_jit of the same function
+    np.testing.assert_array_equal(np.asarray(fast), np.asarray(general))
+    _, public = forecast(model, None, x0, 7, feedback=increment)
+    np.testing.assert_array_equal(np.asarray(public), np.asarray(fast))
+    # A stateful model: the final state keeps its type and static fields.
+    nvar_model = _ngrc()
+    state = nvar_model.init_state(1)
+    final, traj = forecast(nvar_model, state, x0, 4)
+    assert type(final[0]) is type(state[0]) and traj.shape == (4, 1, 2)
+    size = _forecast.jitted._cache_size()
+    forecast(nvar_model, state, x0 + 1.0, 4)
+    assert _forecast.jitted._cache_size() == size
+    # numpy and Python inputs are converted as before.
+    _, traj_np = forecast(nvar_model, state, np.asarray(x0), 4)
+    np.testing.assert_array_equal(np.asarray(traj_np), np.asarray(traj))
+
+
 # -- errors -----------------------------------------------------------------------------
 
 
