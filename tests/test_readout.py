@@ -57,7 +57,7 @@ def test_ridge_alpha0_matches_lstsq(bias):
         assert b is None
 
 
-@pytest.mark.parametrize("solver", ["svd", "cholesky"])
+@pytest.mark.parametrize("solver", ["auto", "qr", "svd", "cholesky"])
 def test_ridge_matches_augmented_lstsq(solver):
     X, Y = _data(n=100)
     alpha = 3.0
@@ -67,6 +67,76 @@ def test_ridge_matches_augmented_lstsq(solver):
     B = np.r_[Y, np.zeros((X.shape[1], Y.shape[1]))].astype(np.float64)
     ref = np.linalg.lstsq(A, B, rcond=None)[0]
     np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+
+
+
+def _ill_conditioned(cond, n=200, d=12, k=3, seed=0):
+    # X = U diag(s) V^T with singular values from 1 down to 1 / cond, in float64.
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.normal(size=(n, d)))[0]
+    V = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    X = U @ np.diag(np.logspace(0.0, -np.log10(cond), d)) @ V.T
+    return X, rng.normal(size=(n, k))
+
+
+def _ridge_reference(X, Y, alpha):
+    # The exact ridge solution from numpy's SVD (LAPACK, float64).
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return Vt.T @ ((s / (s * s + alpha))[:, None] * (U.T @ Y))
+
+
+def test_ridge_qr_keeps_the_accuracy_of_the_svd_when_cholesky_loses_it():
+    # cond(X) = 1e7, alpha far below s_min^2: the normal equations have condition 1e14,
+    # the augmented matrix of the QR solver only 1e7.
+    X, Y = _ill_conditioned(1e7)
+    alpha = 1e-18
+    ref = _ridge_reference(X, Y, alpha)
+    scale = np.max(np.abs(ref))
+    with jax.enable_x64(True):
+        err = {}
+        for solver in ("auto", "qr", "svd", "cholesky"):
+            W, _ = ridge_regression(jnp.asarray(X), jnp.asarray(Y), alpha, solver=solver)
+            assert W.dtype == jnp.float64
+            err[solver] = np.max(np.abs(np.asarray(W) - ref)) / scale
+    assert err["qr"] < 1e-8 and err["svd"] < 1e-8
+    assert err["auto"] == err["qr"]  # alpha > 0: auto is qr
+    assert err["cholesky"] > 1e-6  # the documented trade-off
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_ridge_qr_equals_svd(bias):
+    X, Y = _data(n=120)
+    with jax.enable_x64(True):
+        X64, Y64 = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
+        W_qr, b_qr = ridge_regression(X64, Y64, 0.3, bias=bias, solver="qr")
+        W_svd, b_svd = ridge_regression(X64, Y64, 0.3, bias=bias, solver="svd")
+    np.testing.assert_allclose(np.asarray(W_qr), np.asarray(W_svd), rtol=1e-12, atol=1e-13)
+    if bias:
+        np.testing.assert_allclose(np.asarray(b_qr), np.asarray(b_svd), rtol=1e-12, atol=1e-13)
+    # float32 and a vector target, through the default solver.
+    W, b = ridge_regression(X, Y[:, 0], 0.3, bias=bias)
+    assert W.shape == (X.shape[1],) and W.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(W), np.asarray(W_svd)[:, 0], rtol=1e-4, atol=1e-5)
+    if bias:
+        np.testing.assert_allclose(float(b), float(b_svd[0]), rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_auto_at_alpha0_is_the_minimum_norm_svd_solution():
+    # Rank-deficient X: the default is still numpy's lstsq; solver="qr" without a
+    # penalty has no unique solution and says so with NaN weights.
+    X, Y = _data(n=50, d=4)
+    X = np.c_[X, X[:, :1]]  # a repeated column
+    ref = np.linalg.lstsq(X.astype(np.float64), Y.astype(np.float64), rcond=None)[0]
+    W, _ = ridge_regression(X, Y)
+    np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+    W_qr, _ = ridge_regression(X, Y, 0.0, solver="qr")
+    assert np.all(np.isnan(np.asarray(W_qr)))
+    W_qr, _ = ridge_regression(X[:, :4], Y, 0.0, solver="qr")  # full rank: lstsq
+    np.testing.assert_allclose(np.asarray(W_qr), np.linalg.lstsq(X[:, :4], Y, rcond=None)[0],
+                               rtol=1e-4, atol=1e-5)
+    W_qr, _ = ridge_regression(X, Y, 1e-3, solver="qr")  # any penalty makes it unique
+    np.testing.assert_allclose(np.asarray(W_qr), _ridge_reference(X, Y, 1e-3), rtol=1e-3,
+                               atol=1e-4)
 
 
 def test_ridge_bias_is_not_penalised():
@@ -391,7 +461,9 @@ def test_solver_errors():
     with pytest.raises(ValueError, match="`alpha` must be a float >= 0"):
         ridge_regression(X, Y, -1.0)
     with pytest.raises(ValueError, match="`solver` must be one of"):
-        ridge_regression(X, Y, 1.0, solver="qr")
+        ridge_regression(X, Y, 1.0, solver="lu")
+    with pytest.raises(ValueError, match="solver='qr' with alpha=0 needs at least as many"):
+        ridge_regression(X[:3], Y[:3], 0.0, solver="qr")
     with pytest.raises(ValueError, match="`X` must be a matrix"):
         ridge_regression(X[0], Y)
     with pytest.raises(ValueError, match="`Y` must be .*with the 10 samples"):
