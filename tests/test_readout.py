@@ -290,6 +290,51 @@ def test_offline_trainer_on_a_bare_readout():
     np.testing.assert_allclose(np.asarray(fitted.b), 1.0, atol=1e-4)
 
 
+
+class _LoopedNVAR(NVAR):
+    # A subclass is not assumed to be a feed-forward map of the input window, so
+    # OfflineTrainer runs it through funcdyn.run's loop.
+    pass
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_offline_fit_without_the_loop_equals_the_loop(bias):
+    from funcdyn.train._over_time import readout_inputs_over_time
+    from funcdyn.train._readouts import tap_readouts, tap_state
+
+    def model(cls):
+        nvar = cls(2, delay=3, order=2, stride=2, constant=not bias, mode=funcdyn.batching_mode)
+        b = funcdyn.init.ZeroInit() if bias else None
+        return nvar >> Dense(nvar.num_out, 2, b_initializer=b, mode=funcdyn.training_mode,
+                             key=jax.random.key(0))
+
+    xs = jax.random.normal(jax.random.key(1), (40, 3, 2))
+    warm = jax.random.normal(jax.random.key(2), (6, 3, 2))
+    fast, looped = model(NVAR), model(_LoopedNVAR)
+    tapped, _ = tap_readouts(fast)
+    state = tap_state(tapped, None, 3)
+    assert readout_inputs_over_time(tapped, state, xs, 1, dt=1.0, t0=0.0, i0=0, key=None)
+    tapped_l, _ = tap_readouts(looped)
+    assert readout_inputs_over_time(tapped_l, tap_state(tapped_l, None, 3), xs, 1, dt=1.0,
+                                    t0=0.0, i0=0, key=None) is None
+    ys = jnp.sin(xs)
+    fitted = []
+    for m in (fast, looped):
+        s0, _, _ = funcdyn.run(m, warm, dt=1.0)
+        fitted.append(OfflineTrainer(m, RidgeRegression(1e-4)).fit(xs, ys, state=s0))
+    np.testing.assert_allclose(np.asarray(fitted[0].layers[1].W),
+                               np.asarray(fitted[1].layers[1].W), rtol=1e-6, atol=1e-6)
+    if bias:
+        np.testing.assert_allclose(np.asarray(fitted[0].layers[1].b),
+                                   np.asarray(fitted[1].layers[1].b), rtol=1e-6, atol=1e-6)
+    # time_major=False takes the loop; the fit is the same.
+    s0, _, _ = funcdyn.run(fast, warm, dt=1.0)
+    bm = OfflineTrainer(fast, RidgeRegression(1e-4)).fit(
+        jnp.swapaxes(xs, 0, 1), jnp.swapaxes(ys, 0, 1), state=s0, time_major=False)
+    np.testing.assert_allclose(np.asarray(bm.layers[1].W), np.asarray(fitted[0].layers[1].W),
+                               rtol=1e-6, atol=1e-6)
+
+
 def test_offline_fit_compiles_once():
     model = _ngrc()
     trainer = OfflineTrainer(model, RidgeRegression(1e-3))

@@ -12,6 +12,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._run import run
 from ._fit_method import OfflineMethod
+from ._over_time import readout_inputs_over_time
 from ._readouts import (
     _Tap,
     targets_by_name,
@@ -47,18 +48,24 @@ def _offline_fit(model, method, xs, ys, state, key, dt, t0, i0, batch_size, time
     tapped, readouts = tap_readouts(model)
     state = tap_state(tapped, state, batch_size)
     num = len(readouts)
-    _, _, records = run(
-        tapped,
-        xs,
-        dt=dt,
-        state=state,
-        t0=t0,
-        i0=i0,
-        fit=True,
-        key=key,
-        monitors=lambda s: tapped_inputs(s, num),
-        time_major=time_major,
-    )
+    records = None
+    if time_major and isinstance(dt, (int, float)) and not isinstance(dt, bool) and dt > 0:
+        # A feed-forward map of the input window (NVAR >> readout): all steps at once.
+        records = readout_inputs_over_time(tapped, state, xs, num, dt=float(dt), t0=t0,
+                                           i0=i0, key=key)
+    if records is None:
+        _, _, records = run(
+            tapped,
+            xs,
+            dt=dt,
+            state=state,
+            t0=t0,
+            i0=i0,
+            fit=True,
+            key=key,
+            monitors=lambda s: tapped_inputs(s, num),
+            time_major=time_major,
+        )
     fitted = []
     for readout, X, Y in zip(readouts, records, ys):
         Y = prepare_targets(Y, X.shape, readout, "OfflineTrainer.fit")
