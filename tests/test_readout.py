@@ -335,6 +335,38 @@ def test_offline_fit_without_the_loop_equals_the_loop(bias):
                                rtol=1e-6, atol=1e-6)
 
 
+
+def test_offline_fit_uses_each_trainers_own_arrays():
+    # Fits of same-structure models share one compilation but never each other's arrays
+    # (the reservoir weights here); a trainer's cached flattening goes with the trainer.
+    import gc
+
+    from funcdyn.train import _offline
+
+    def trainer(seed):
+        res = Reservoir(2, 12, leaky_rate=1.0, spectral_radius=0.5, input_scaling=0.5,
+                        in_connectivity=1.0, mode=funcdyn.batching_mode,
+                        key=jax.random.key(seed))
+        return OfflineTrainer(res >> Dense(12, 1, mode=funcdyn.training_mode,
+                                           key=jax.random.key(0)), RidgeRegression(1e-3))
+
+    xs = jax.random.normal(jax.random.key(3), (30, 2, 2))
+    ys = jnp.sum(jnp.sin(xs), -1, keepdims=True)
+    ta, tb = trainer(1), trainer(2)
+    wa, wb = (t.fit(xs, ys).layers[1].W for t in (ta, tb))
+    assert not np.allclose(np.asarray(wa), np.asarray(wb))
+    for t, w in ((ta, wa), (tb, wb)):
+        general = _offline._offline_fit_general(t.model, t.fit_method, xs, [ys], None, None,
+                                                1.0, 0.0, 0, 2, True)
+        np.testing.assert_allclose(np.asarray(w), np.asarray(general.layers[1].W),
+                                   rtol=1e-5, atol=1e-6)
+    key = id(ta)
+    assert _offline._PREPARED[key].trainer() is ta
+    del ta
+    gc.collect()
+    assert key not in _offline._PREPARED
+
+
 def test_offline_fit_compiles_once():
     model = _ngrc()
     trainer = OfflineTrainer(model, RidgeRegression(1e-3))

@@ -2,7 +2,8 @@
 
 import functools
 import inspect
-from typing import Any
+import weakref
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -86,7 +87,8 @@ _offline_fit_general = eqx.filter_jit(_offline_fit)
 
 
 def _fit_from_leaves(static, arrays):
-    model_def, rest_def, model_others, rest_others, options = static
+    token, rest_def, rest_others, options = static
+    model_def, model_others = _STRUCTURES[token]
     num_model = model_def.num_leaves - len(model_others)
     model = jtu.tree_unflatten(model_def, _merge(arrays[:num_model], model_others))
     method, xs, ys, state, key = jtu.tree_unflatten(
@@ -114,46 +116,86 @@ def _split(leaves):
 
 
 # A plain `jax.jit` keyed on the (hashable) structure: at the paper's NG-RC size the
-# whole fit takes a few hundred microseconds, and `eqx.filter_jit`'s per-call
-# partitioning of the model added about half of that again.
+# whole fit takes about a hundred microseconds, and `eqx.filter_jit`'s per-call
+# partitioning of the model added more than that again.
 _fit_from_leaves_jit = jax.jit(_fit_from_leaves, static_argnums=0)
 
+# Model structures (treedef and non-array leaves) by a small integer, which stands for
+# them in the jit key: hashing and comparing the model's treedef on every call cost as
+# much as the rest of the dispatch. Entries are never reused; one per distinct model
+# structure, held as long as the jit cache would have held them.
+_STRUCTURES: dict[int, tuple] = {}
+_TOKENS: dict = {}
 
-def _fast_fit(model_leaves, model_def, method, xs, ys, state, key, options):
+
+def _structure_token(model_def, model_others) -> int | None:
+    """The integer standing for a model structure, or `None` if it is not hashable."""
+    try:
+        token = _TOKENS.get((model_def, model_others))
+    except TypeError:
+        return None
+    if token is None:
+        token = len(_STRUCTURES)
+        _STRUCTURES[token] = (model_def, model_others)
+        _TOKENS[(model_def, model_others)] = token
+    return token
+
+
+class _Prepared(NamedTuple):
+    trainer: weakref.ref
+    model_def: Any
+    model_arrays: list
+    model_others: tuple
+    names: list[str]
+    token: int | None
+    batching: bool
+
+
+# What a trainer's fits share, by `id(trainer)`: a trainer is immutable, so its model's
+# leaves and structure never change, and a repeated fit need not flatten the model or
+# walk it for the readouts again. The entry goes when the trainer does.
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def _prepare(trainer) -> _Prepared:
+    entry = _PREPARED.get(id(trainer))
+    if entry is not None and entry.trainer() is trainer:
+        return entry
+    model = trainer.model
+    leaves, model_def = jtu.tree_flatten(model)
+    arrays, others = _split(leaves)
+    mode = getattr(model, "mode", None)
+    key = id(trainer)
+    entry = _Prepared(
+        trainer=weakref.ref(trainer, lambda _, key=key: _PREPARED.pop(key, None)),
+        model_def=model_def,
+        model_arrays=arrays,
+        model_others=others,
+        names=readout_names(readouts_of(model)),
+        token=_structure_token(model_def, others),
+        batching=mode is not None and mode.is_batching,
+    )
+    _PREPARED[key] = entry
+    return entry
+
+
+def _fast_fit(prepared: _Prepared, method, xs, ys, state, key, options):
     """`_offline_fit` through `_fit_from_leaves_jit`, or `None` when a non-array leaf is
-    not hashable (then the general path runs). The model comes flattened (the caller
-    needed its structure already)."""
-    model_arrays, model_others = _split(model_leaves)
+    not hashable (then the general path runs)."""
+    if prepared.token is None:
+        return None
     rest_leaves, rest_def = jtu.tree_flatten((method, xs, ys, state, key))
     rest_arrays, rest_others = _split(rest_leaves)
-    static = (model_def, rest_def, model_others, rest_others, options)
+    static = (prepared.token, rest_def, rest_others, options)
     try:
         hash(static)
     except TypeError:
         return None
     # Only readout weights change: the fitted model has the input model's structure.
-    fitted_arrays = _fit_from_leaves_jit(static, model_arrays + rest_arrays)
-    return jtu.tree_unflatten(model_def, _merge(fitted_arrays, model_others))
-
-
-# The readouts' names (the keys of a dict of targets) by model structure: a readout is
-# found by type and static mode, and its name is static, so the structure decides them,
-# and a repeated fit does not walk the model again.
-_NAMES_CACHE: dict = {}
-
-
-def _readout_names(model, model_def) -> list[str]:
-    try:
-        return _NAMES_CACHE[model_def]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable static field
-        return readout_names(readouts_of(model))
-    names = readout_names(readouts_of(model))
-    if len(_NAMES_CACHE) >= 256:
-        _NAMES_CACHE.clear()
-    _NAMES_CACHE[model_def] = names
-    return names
+    fitted_arrays = _fit_from_leaves_jit(static, prepared.model_arrays + rest_arrays)
+    return jtu.tree_unflatten(
+        prepared.model_def, _merge(fitted_arrays, prepared.model_others)
+    )
 
 
 class _PlainMethod:
@@ -285,11 +327,9 @@ class OfflineTrainer(eqx.Module):
 
         **Returns:** the model with fitted readout weights.
         """
-        model = self.model
-        model_leaves, model_def = jtu.tree_flatten(model)
-        targets = targets_by_name(ys, _readout_names(model, model_def), "OfflineTrainer.fit")
-        mode = getattr(model, "mode", None)
-        if batch_size is None and mode is not None and mode.is_batching:
+        prepared = _prepare(self)
+        targets = targets_by_name(ys, prepared.names, "OfflineTrainer.fit")
+        if batch_size is None and prepared.batching:
             leaf = jtu.tree_leaves(xs)[0]
             if jnp.ndim(leaf) < 2:
                 raise ValueError(
@@ -298,11 +338,9 @@ class OfflineTrainer(eqx.Module):
                 )
             batch_size = int(jnp.shape(leaf)[1 if time_major else 0])
         options = (dt, t0, i0, batch_size, time_major)
-        fitted = _fast_fit(
-            model_leaves, model_def, self.fit_method, xs, targets, state, key, options
-        )
+        fitted = _fast_fit(prepared, self.fit_method, xs, targets, state, key, options)
         if fitted is None:
             fitted = _offline_fit_general(
-                model, self.fit_method, xs, targets, state, key, *options
+                self.model, self.fit_method, xs, targets, state, key, *options
             )
         return fitted
