@@ -61,7 +61,8 @@ IMPLS = {
 HEADLINE = {
     "w1_snn": ["step_s", "step_s_cpu", "compile_s", "peak_rss_mb"],
     "w2_lstm": ["step_s", "step_s_cpu", "compile_s"],
-    "w3_ngrc": ["fit_s", "forecast_s", "forecast_s_cpu", "nrmse", "fit_cholesky_s"],
+    "w3_ngrc": ["fit_s", "forecast_s", "forecast_s_cpu", "nrmse", "fit_qr_s",
+                "fit_cholesky_s"],
     "w4_coba": ["sim_s", "sim_s_cpu", "rate_hz"],
     "w5_hh": ["fixed_s", "fixed_s_cpu", "adaptive_s", "adaptive_s_cpu", "fixed_err_ms",
               "adaptive_err_ms"],

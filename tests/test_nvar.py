@@ -146,6 +146,30 @@ def test_linear_features_only_by_default():
     np.testing.assert_array_equal(ys, expected)
 
 
+
+@pytest.mark.parametrize(
+    "num_in, delay, order, stride, constant, batch, T",
+    [(3, 2, 2, 1, True, 4, 50), (2, 3, (2, 3), 2, False, 4, 7), (1, 1, None, 1, True, None, 5),
+     (2, 4, 2, 3, True, None, 3), (2, 3, 2, 2, False, 4, 1)],
+)
+def test_over_time_equals_the_scan(num_in, delay, order, stride, constant, batch, T):
+    # All steps at once (used by OfflineTrainer) gives the loop's values exactly, also
+    # with a non-zero starting buffer and fewer steps than the window.
+    from funcdyn.layers._nvar import nvar_over_time
+
+    mode = funcdyn.batching_mode if batch else funcdyn.nonbatching_mode
+    nvar = NVAR(num_in, delay=delay, order=order, stride=stride, constant=constant, mode=mode)
+    shape = nvar.init_state(batch).buffer.shape
+    state = NVARState(buffer=jax.random.normal(jax.random.key(1), shape))
+    xs = jax.random.normal(jax.random.key(0), (T,) + ((batch,) if batch else ()) + (num_in,))
+    final, ys, _ = funcdyn.run(nvar, xs, dt=1.0, state=state)
+    final_t, ys_t = nvar_over_time(nvar, state, xs)
+    np.testing.assert_array_equal(np.asarray(ys_t), np.asarray(ys))
+    np.testing.assert_array_equal(np.asarray(final_t.buffer), np.asarray(final.buffer))
+    with pytest.raises(ValueError, match="expects input of shape"):
+        nvar_over_time(nvar, state, xs[..., :1] if num_in > 1 else jnp.concatenate([xs, xs], -1))
+
+
 def test_errors():
     with pytest.raises(ValueError, match="NVAR has no trainable parameters.*TrainingMode"):
         NVAR(3, 2, 2, mode=funcdyn.training_mode)

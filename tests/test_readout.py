@@ -1,6 +1,8 @@
 """Readout training: closed-form and iterative solvers against references, the offline
 and online trainers, closed-loop forecasting, and every error path."""
 
+import inspect
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -55,7 +57,7 @@ def test_ridge_alpha0_matches_lstsq(bias):
         assert b is None
 
 
-@pytest.mark.parametrize("solver", ["svd", "cholesky"])
+@pytest.mark.parametrize("solver", ["auto", "qr", "svd", "cholesky"])
 def test_ridge_matches_augmented_lstsq(solver):
     X, Y = _data(n=100)
     alpha = 3.0
@@ -65,6 +67,76 @@ def test_ridge_matches_augmented_lstsq(solver):
     B = np.r_[Y, np.zeros((X.shape[1], Y.shape[1]))].astype(np.float64)
     ref = np.linalg.lstsq(A, B, rcond=None)[0]
     np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+
+
+
+def _ill_conditioned(cond, n=200, d=12, k=3, seed=0):
+    # X = U diag(s) V^T with singular values from 1 down to 1 / cond, in float64.
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.normal(size=(n, d)))[0]
+    V = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    X = U @ np.diag(np.logspace(0.0, -np.log10(cond), d)) @ V.T
+    return X, rng.normal(size=(n, k))
+
+
+def _ridge_reference(X, Y, alpha):
+    # The exact ridge solution from numpy's SVD (LAPACK, float64).
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return Vt.T @ ((s / (s * s + alpha))[:, None] * (U.T @ Y))
+
+
+def test_ridge_qr_keeps_the_accuracy_of_the_svd_when_cholesky_loses_it():
+    # cond(X) = 1e7, alpha far below s_min^2: the normal equations have condition 1e14,
+    # the augmented matrix of the QR solver only 1e7.
+    X, Y = _ill_conditioned(1e7)
+    alpha = 1e-18
+    ref = _ridge_reference(X, Y, alpha)
+    scale = np.max(np.abs(ref))
+    with jax.enable_x64(True):
+        err = {}
+        for solver in ("auto", "qr", "svd", "cholesky"):
+            W, _ = ridge_regression(jnp.asarray(X), jnp.asarray(Y), alpha, solver=solver)
+            assert W.dtype == jnp.float64
+            err[solver] = np.max(np.abs(np.asarray(W) - ref)) / scale
+    assert err["qr"] < 1e-8 and err["svd"] < 1e-8
+    assert err["auto"] == err["qr"]  # alpha > 0: auto is qr
+    assert err["cholesky"] > 1e-6  # the documented trade-off
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_ridge_qr_equals_svd(bias):
+    X, Y = _data(n=120)
+    with jax.enable_x64(True):
+        X64, Y64 = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
+        W_qr, b_qr = ridge_regression(X64, Y64, 0.3, bias=bias, solver="qr")
+        W_svd, b_svd = ridge_regression(X64, Y64, 0.3, bias=bias, solver="svd")
+    np.testing.assert_allclose(np.asarray(W_qr), np.asarray(W_svd), rtol=1e-12, atol=1e-13)
+    if bias:
+        np.testing.assert_allclose(np.asarray(b_qr), np.asarray(b_svd), rtol=1e-12, atol=1e-13)
+    # float32 and a vector target, through the default solver.
+    W, b = ridge_regression(X, Y[:, 0], 0.3, bias=bias)
+    assert W.shape == (X.shape[1],) and W.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(W), np.asarray(W_svd)[:, 0], rtol=1e-4, atol=1e-5)
+    if bias:
+        np.testing.assert_allclose(float(b), float(b_svd[0]), rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_auto_at_alpha0_is_the_minimum_norm_svd_solution():
+    # Rank-deficient X: the default is still numpy's lstsq; solver="qr" without a
+    # penalty has no unique solution and says so with NaN weights.
+    X, Y = _data(n=50, d=4)
+    X = np.c_[X, X[:, :1]]  # a repeated column
+    ref = np.linalg.lstsq(X.astype(np.float64), Y.astype(np.float64), rcond=None)[0]
+    W, _ = ridge_regression(X, Y)
+    np.testing.assert_allclose(np.asarray(W), ref, rtol=1e-4, atol=1e-5)
+    W_qr, _ = ridge_regression(X, Y, 0.0, solver="qr")
+    assert np.all(np.isnan(np.asarray(W_qr)))
+    W_qr, _ = ridge_regression(X[:, :4], Y, 0.0, solver="qr")  # full rank: lstsq
+    np.testing.assert_allclose(np.asarray(W_qr), np.linalg.lstsq(X[:, :4], Y, rcond=None)[0],
+                               rtol=1e-4, atol=1e-5)
+    W_qr, _ = ridge_regression(X, Y, 1e-3, solver="qr")  # any penalty makes it unique
+    np.testing.assert_allclose(np.asarray(W_qr), _ridge_reference(X, Y, 1e-3), rtol=1e-3,
+                               atol=1e-4)
 
 
 def test_ridge_bias_is_not_penalised():
@@ -218,6 +290,83 @@ def test_offline_trainer_on_a_bare_readout():
     np.testing.assert_allclose(np.asarray(fitted.b), 1.0, atol=1e-4)
 
 
+
+class _LoopedNVAR(NVAR):
+    # A subclass is not assumed to be a feed-forward map of the input window, so
+    # OfflineTrainer runs it through funcdyn.run's loop.
+    pass
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_offline_fit_without_the_loop_equals_the_loop(bias):
+    from funcdyn.train._over_time import readout_inputs_over_time
+    from funcdyn.train._readouts import tap_readouts, tap_state
+
+    def model(cls):
+        nvar = cls(2, delay=3, order=2, stride=2, constant=not bias, mode=funcdyn.batching_mode)
+        b = funcdyn.init.ZeroInit() if bias else None
+        return nvar >> Dense(nvar.num_out, 2, b_initializer=b, mode=funcdyn.training_mode,
+                             key=jax.random.key(0))
+
+    xs = jax.random.normal(jax.random.key(1), (40, 3, 2))
+    warm = jax.random.normal(jax.random.key(2), (6, 3, 2))
+    fast, looped = model(NVAR), model(_LoopedNVAR)
+    tapped, _ = tap_readouts(fast)
+    state = tap_state(tapped, None, 3)
+    assert readout_inputs_over_time(tapped, state, xs, 1, dt=1.0, t0=0.0, i0=0, key=None)
+    tapped_l, _ = tap_readouts(looped)
+    assert readout_inputs_over_time(tapped_l, tap_state(tapped_l, None, 3), xs, 1, dt=1.0,
+                                    t0=0.0, i0=0, key=None) is None
+    ys = jnp.sin(xs)
+    fitted = []
+    for m in (fast, looped):
+        s0, _, _ = funcdyn.run(m, warm, dt=1.0)
+        fitted.append(OfflineTrainer(m, RidgeRegression(1e-4)).fit(xs, ys, state=s0))
+    np.testing.assert_allclose(np.asarray(fitted[0].layers[1].W),
+                               np.asarray(fitted[1].layers[1].W), rtol=1e-6, atol=1e-6)
+    if bias:
+        np.testing.assert_allclose(np.asarray(fitted[0].layers[1].b),
+                                   np.asarray(fitted[1].layers[1].b), rtol=1e-6, atol=1e-6)
+    # time_major=False takes the loop; the fit is the same.
+    s0, _, _ = funcdyn.run(fast, warm, dt=1.0)
+    bm = OfflineTrainer(fast, RidgeRegression(1e-4)).fit(
+        jnp.swapaxes(xs, 0, 1), jnp.swapaxes(ys, 0, 1), state=s0, time_major=False)
+    np.testing.assert_allclose(np.asarray(bm.layers[1].W), np.asarray(fitted[0].layers[1].W),
+                               rtol=1e-6, atol=1e-6)
+
+
+
+def test_offline_fit_uses_each_trainers_own_arrays():
+    # Fits of same-structure models share one compilation but never each other's arrays
+    # (the reservoir weights here); a trainer's cached flattening goes with the trainer.
+    import gc
+
+    from funcdyn.train import _offline
+
+    def trainer(seed):
+        res = Reservoir(2, 12, leaky_rate=1.0, spectral_radius=0.5, input_scaling=0.5,
+                        in_connectivity=1.0, mode=funcdyn.batching_mode,
+                        key=jax.random.key(seed))
+        return OfflineTrainer(res >> Dense(12, 1, mode=funcdyn.training_mode,
+                                           key=jax.random.key(0)), RidgeRegression(1e-3))
+
+    xs = jax.random.normal(jax.random.key(3), (30, 2, 2))
+    ys = jnp.sum(jnp.sin(xs), -1, keepdims=True)
+    ta, tb = trainer(1), trainer(2)
+    wa, wb = (t.fit(xs, ys).layers[1].W for t in (ta, tb))
+    assert not np.allclose(np.asarray(wa), np.asarray(wb))
+    for t, w in ((ta, wa), (tb, wb)):
+        general = _offline._offline_fit_general(t.model, t.fit_method, xs, [ys], None, None,
+                                                1.0, 0.0, 0, 2, True)
+        np.testing.assert_allclose(np.asarray(w), np.asarray(general.layers[1].W),
+                                   rtol=1e-5, atol=1e-6)
+    key = id(ta)
+    assert _offline._PREPARED[key].trainer() is ta
+    del ta
+    gc.collect()
+    assert key not in _offline._PREPARED
+
+
 def test_offline_fit_compiles_once():
     model = _ngrc()
     trainer = OfflineTrainer(model, RidgeRegression(1e-3))
@@ -229,6 +378,35 @@ def test_offline_fit_compiles_once():
     assert before >= 1  # the fast path ran
     trainer.fit(xs + 1.0, xs * 2.0)
     assert _fit_from_leaves_jit._cache_size() == before
+
+
+
+def test_offline_fit_dict_targets_follow_the_readout_names():
+    # The readouts' names are cached by model structure: a model that differs only in a
+    # readout's name must be asked for its own keys.
+    def model(name):
+        nvar = NVAR(1, delay=2, order=2, mode=funcdyn.batching_mode)
+        return nvar >> Dense(nvar.num_out, 1, mode=funcdyn.training_mode, name=name,
+                             key=jax.random.key(0))
+
+    xs = jax.random.normal(jax.random.key(1), (30, 2, 1))
+    ys = xs[1:] * 0.5
+    fa = OfflineTrainer(model("a"), RidgeRegression(1e-6)).fit(xs[:-1], {"a": ys})
+    fb = OfflineTrainer(model("b"), RidgeRegression(1e-6)).fit(xs[:-1], {"b": ys})
+    np.testing.assert_array_equal(np.asarray(fa.layers[1].W), np.asarray(fb.layers[1].W))
+    with pytest.raises(ValueError, match="named \\['b'\\]"):
+        OfflineTrainer(model("b"), RidgeRegression(1e-6)).fit(xs[:-1], {"a": ys})
+
+
+def test_offline_fit_is_a_plain_method():
+    trainer = OfflineTrainer(_ngrc(), RidgeRegression(1e-3))
+    assert "Fits the readouts" in OfflineTrainer.fit.__doc__
+    assert "Fits the readouts" in trainer.fit.__doc__
+    assert list(inspect.signature(trainer.fit).parameters)[:2] == ["xs", "ys"]
+    xs = jax.random.normal(jax.random.key(1), (20, 2, 2))
+    a = OfflineTrainer.fit(trainer, xs, xs)
+    b = trainer.fit(xs, xs)
+    np.testing.assert_array_equal(np.asarray(a.layers[1].W), np.asarray(b.layers[1].W))
 
 
 # -- online trainer ---------------------------------------------------------------------
@@ -323,6 +501,35 @@ def test_forecast_continues_a_fitted_ngrc():
     np.testing.assert_allclose(np.asarray(traj), np.asarray(seq[61:81]), atol=1e-4)
 
 
+
+def test_forecast_fast_dispatch_equals_filter_jit_and_compiles_once():
+    from funcdyn.train._forecast import _forecast
+
+    model = Dense(2, 2, W_initializer=jnp.array([[0.9, -0.2], [0.2, 0.9]]) * 0.1,
+                  b_initializer=None, mode=funcdyn.batching_mode)
+    x0 = jnp.array([[1.0, 0.5]])
+    def increment(y, x):
+        return x + y
+
+    args = (model, None, x0, None, 7, 1.0, increment, 0.0, 0)
+    _, fast = _forecast(*args)
+    _, general = _forecast.general(*args)  # eqx.filter_jit of the same function
+    np.testing.assert_array_equal(np.asarray(fast), np.asarray(general))
+    _, public = forecast(model, None, x0, 7, feedback=increment)
+    np.testing.assert_array_equal(np.asarray(public), np.asarray(fast))
+    # A stateful model: the final state keeps its type and static fields.
+    nvar_model = _ngrc()
+    state = nvar_model.init_state(1)
+    final, traj = forecast(nvar_model, state, x0, 4)
+    assert type(final[0]) is type(state[0]) and traj.shape == (4, 1, 2)
+    size = _forecast.jitted._cache_size()
+    forecast(nvar_model, state, x0 + 1.0, 4)
+    assert _forecast.jitted._cache_size() == size
+    # numpy and Python inputs are converted as before.
+    _, traj_np = forecast(nvar_model, state, np.asarray(x0), 4)
+    np.testing.assert_array_equal(np.asarray(traj_np), np.asarray(traj))
+
+
 # -- errors -----------------------------------------------------------------------------
 
 
@@ -331,7 +538,9 @@ def test_solver_errors():
     with pytest.raises(ValueError, match="`alpha` must be a float >= 0"):
         ridge_regression(X, Y, -1.0)
     with pytest.raises(ValueError, match="`solver` must be one of"):
-        ridge_regression(X, Y, 1.0, solver="qr")
+        ridge_regression(X, Y, 1.0, solver="lu")
+    with pytest.raises(ValueError, match="solver='qr' with alpha=0 needs at least as many"):
+        ridge_regression(X[:3], Y[:3], 0.0, solver="qr")
     with pytest.raises(ValueError, match="`X` must be a matrix"):
         ridge_regression(X[0], Y)
     with pytest.raises(ValueError, match="`Y` must be .*with the 10 samples"):

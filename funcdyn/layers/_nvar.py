@@ -175,16 +175,22 @@ class NVAR(DynamicalSystem):
     def __call__(self, state: NVARState, x: Array, ctx: Context) -> tuple[NVARState, Array]:
         x = check_features(self, x, self.num_in)
         buffer = state.buffer
-        if buffer.shape[-2:] != (self.window, self.num_in):
-            raise ValueError(
-                f"NVAR: the state buffer has shape {buffer.shape}; expected (..., "
-                f"{self.window}, {self.num_in}) from init_state."
-            )
+        self._check_buffer(buffer)
         x = x.astype(buffer.dtype)
         # Newest first, so that tap j sits at index j * stride.
         buffer = jnp.concatenate([x[..., None, :], buffer[..., :-1, :]], axis=-2)
         taps = buffer[..., :: self.stride, :]
         linear = taps.reshape(taps.shape[:-2] + (self.num_linear,))
+        return NVARState(buffer=buffer), self._features(linear)
+
+    def _check_buffer(self, buffer: Array) -> None:
+        if buffer.shape[-2:] != (self.window, self.num_in):
+            raise ValueError(
+                f"NVAR: the state buffer has shape {buffer.shape}; expected (..., "
+                f"{self.window}, {self.num_in}) from init_state."
+            )
+
+    def _features(self, linear: Array) -> Array:
         parts = []
         if self.constant:
             parts.append(jnp.ones(linear.shape[:-1] + (1,), linear.dtype))
@@ -195,4 +201,28 @@ class NVAR(DynamicalSystem):
             for j in range(1, n):
                 monomial = monomial * linear[..., index[:, j]]
             parts.append(monomial)
-        return NVARState(buffer=buffer), jnp.concatenate(parts, axis=-1)
+        return jnp.concatenate(parts, axis=-1)
+
+
+def nvar_over_time(nvar: NVAR, state: NVARState, xs: Array) -> tuple[NVARState, Array]:
+    """`(final_state, ys)` of `nvar` over the time-major inputs `xs` (`(T, ...)` + one
+    step's input shape), computed for all steps at once: the same values as a
+    `lax.scan` of `nvar.__call__` (the same arithmetic per element), without the loop.
+
+    The taps of step `t` are slices of the sequence of the buffer's past inputs
+    followed by `xs`, so every feature vector is built in one vectorised pass."""
+    check_features(nvar, xs[0], nvar.num_in)
+    buffer = state.buffer
+    nvar._check_buffer(buffer)
+    xs = xs.astype(buffer.dtype)
+    num_steps, window = xs.shape[0], nvar.window
+    # The inputs before xs[0], oldest first: buffer[window - 2], ..., buffer[0].
+    past = jnp.flip(jnp.moveaxis(buffer, -2, 0)[: window - 1], axis=0)
+    seq = jnp.concatenate([past, xs], axis=0)  # (window - 1 + T, ..., num_in)
+    # At step t the buffer is seq[t + window - 1], seq[t + window - 2], ... (newest
+    # first), so tap j is seq[t + window - 1 - j * stride].
+    taps = [seq[window - 1 - j * nvar.stride : window - 1 - j * nvar.stride + num_steps]
+            for j in range(nvar.delay)]
+    linear = jnp.concatenate(taps, axis=-1)
+    final = jnp.moveaxis(jnp.flip(seq[-window:], axis=0), 0, -2)
+    return NVARState(buffer=final), nvar._features(linear)

@@ -1,6 +1,9 @@
 """Offline readout training: run the model once, record the readouts' inputs, solve."""
 
-from typing import Any
+import functools
+import inspect
+import weakref
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -10,9 +13,11 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._run import run
 from ._fit_method import OfflineMethod
+from ._over_time import readout_inputs_over_time
 from ._readouts import (
     _Tap,
-    as_target_list,
+    targets_by_name,
+    readout_names,
     readouts_of,
     replace_readouts,
     tap_readouts,
@@ -44,18 +49,24 @@ def _offline_fit(model, method, xs, ys, state, key, dt, t0, i0, batch_size, time
     tapped, readouts = tap_readouts(model)
     state = tap_state(tapped, state, batch_size)
     num = len(readouts)
-    _, _, records = run(
-        tapped,
-        xs,
-        dt=dt,
-        state=state,
-        t0=t0,
-        i0=i0,
-        fit=True,
-        key=key,
-        monitors=lambda s: tapped_inputs(s, num),
-        time_major=time_major,
-    )
+    records = None
+    if time_major and isinstance(dt, (int, float)) and not isinstance(dt, bool) and dt > 0:
+        # A feed-forward map of the input window (NVAR >> readout): all steps at once.
+        records = readout_inputs_over_time(tapped, state, xs, num, dt=float(dt), t0=t0,
+                                           i0=i0, key=key)
+    if records is None:
+        _, _, records = run(
+            tapped,
+            xs,
+            dt=dt,
+            state=state,
+            t0=t0,
+            i0=i0,
+            fit=True,
+            key=key,
+            monitors=lambda s: tapped_inputs(s, num),
+            time_major=time_major,
+        )
     fitted = []
     for readout, X, Y in zip(readouts, records, ys):
         Y = prepare_targets(Y, X.shape, readout, "OfflineTrainer.fit")
@@ -76,45 +87,160 @@ _offline_fit_general = eqx.filter_jit(_offline_fit)
 
 
 def _fit_from_leaves(static, arrays):
-    treedef, others, options = static
-    leaves = list(arrays)
-    for i, leaf in others:
-        leaves.insert(i, leaf)
-    model, method, xs, ys, state, key = jtu.tree_unflatten(treedef, leaves)
+    token, rest_def, rest_others, options = static
+    model_def, model_others = _STRUCTURES[token]
+    num_model = model_def.num_leaves - len(model_others)
+    model = jtu.tree_unflatten(model_def, _merge(arrays[:num_model], model_others))
+    method, xs, ys, state, key = jtu.tree_unflatten(
+        rest_def, _merge(arrays[num_model:], rest_others)
+    )
     fitted = _offline_fit(model, method, xs, ys, state, key, *options)
     return [leaf for leaf in jtu.tree_leaves(fitted) if eqx.is_array(leaf)]
 
 
-# A plain `jax.jit` keyed on the (hashable) structure: at the paper's NG-RC size the
-# whole fit takes a few hundred microseconds, and `eqx.filter_jit`'s per-call
-# partitioning of the model added about half of that again.
-_fit_from_leaves_jit = jax.jit(_fit_from_leaves, static_argnums=0)
+def _merge(arrays, others):
+    leaves = list(arrays)
+    for i, leaf in others:
+        leaves.insert(i, leaf)
+    return leaves
 
 
-def _fast_fit(model, method, xs, ys, state, key, options):
-    """`_offline_fit` through `_fit_from_leaves_jit`, or `None` when a non-array leaf is
-    not hashable (then the general path runs)."""
-    leaves, treedef = jtu.tree_flatten((model, method, xs, ys, state, key))
+def _split(leaves):
     arrays, others = [], []
     for i, leaf in enumerate(leaves):
         if eqx.is_array(leaf):
             arrays.append(leaf)
         else:
             others.append((i, leaf))
-    static = (treedef, tuple(others), options)
+    return arrays, tuple(others)
+
+
+# A plain `jax.jit` keyed on the (hashable) structure: at the paper's NG-RC size the
+# whole fit takes about a hundred microseconds, and `eqx.filter_jit`'s per-call
+# partitioning of the model added more than that again.
+_fit_from_leaves_jit = jax.jit(_fit_from_leaves, static_argnums=0)
+
+# Model structures (treedef and non-array leaves) by a small integer, which stands for
+# them in the jit key: hashing and comparing the model's treedef on every call cost as
+# much as the rest of the dispatch. Entries are never reused; one per distinct model
+# structure, held as long as the jit cache would have held them.
+_STRUCTURES: dict[int, tuple] = {}
+_TOKENS: dict = {}
+
+
+def _structure_token(model_def, model_others) -> int | None:
+    """The integer standing for a model structure, or `None` if it is not hashable."""
+    try:
+        token = _TOKENS.get((model_def, model_others))
+    except TypeError:
+        return None
+    if token is None:
+        token = len(_STRUCTURES)
+        _STRUCTURES[token] = (model_def, model_others)
+        _TOKENS[(model_def, model_others)] = token
+    return token
+
+
+class _Prepared(NamedTuple):
+    trainer: weakref.ref
+    model_def: Any
+    model_arrays: list
+    model_others: tuple
+    names: list[str]
+    token: int | None
+    batching: bool
+
+
+# What a trainer's fits share, by `id(trainer)`: a trainer is immutable, so its model's
+# leaves and structure never change, and a repeated fit need not flatten the model or
+# walk it for the readouts again. The entry goes when the trainer does.
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def _prepare(trainer) -> _Prepared:
+    entry = _PREPARED.get(id(trainer))
+    if entry is not None and entry.trainer() is trainer:
+        return entry
+    model = trainer.model
+    leaves, model_def = jtu.tree_flatten(model)
+    arrays, others = _split(leaves)
+    mode = getattr(model, "mode", None)
+    key = id(trainer)
+    entry = _Prepared(
+        trainer=weakref.ref(trainer, lambda _, key=key: _PREPARED.pop(key, None)),
+        model_def=model_def,
+        model_arrays=arrays,
+        model_others=others,
+        names=readout_names(readouts_of(model)),
+        token=_structure_token(model_def, others),
+        batching=mode is not None and mode.is_batching,
+    )
+    _PREPARED[key] = entry
+    return entry
+
+
+def _fast_fit(prepared: _Prepared, method, xs, ys, state, key, options):
+    """`_offline_fit` through `_fit_from_leaves_jit`, or `None` when a non-array leaf is
+    not hashable (then the general path runs)."""
+    if prepared.token is None:
+        return None
+    rest_leaves, rest_def = jtu.tree_flatten((method, xs, ys, state, key))
+    rest_arrays, rest_others = _split(rest_leaves)
+    static = (prepared.token, rest_def, rest_others, options)
     try:
         hash(static)
     except TypeError:
         return None
-    fitted_arrays = iter(_fit_from_leaves_jit(static, arrays))
-    # Only readout weights change: the fitted model has the input model's structure, and
-    # its leaves come first in `leaves`.
-    model_def = treedef.children()[0]
-    out = [
-        next(fitted_arrays) if eqx.is_array(leaf) else leaf
-        for leaf in leaves[: model_def.num_leaves]
-    ]
-    return jtu.tree_unflatten(model_def, out)
+    # Only readout weights change: the fitted model has the input model's structure.
+    fitted_arrays = _fit_from_leaves_jit(static, prepared.model_arrays + rest_arrays)
+    return jtu.tree_unflatten(
+        prepared.model_def, _merge(fitted_arrays, prepared.model_others)
+    )
+
+
+class _PlainMethod:
+    """A method whose binding is a small `_Bound` callable, not a `types.MethodType`.
+
+    `eqx.Module.__getattribute__` turns every bound method into an `eqx.BoundMethod`
+    pytree, a Module built on each attribute access (about 25 us measured, a sixth of
+    a whole fit at the NG-RC paper size). `OfflineTrainer.fit` is not meant to be passed
+    through a JAX transformation as a pytree, so it skips that."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self.fn
+        return _Bound(self.fn, obj)
+
+
+class _Bound:
+    __slots__ = ("__func__", "__self__")
+
+    def __init__(self, fn, obj):
+        self.__func__ = fn
+        self.__self__ = obj
+
+    def __call__(self, *args, **kwargs):
+        return self.__func__(self.__self__, *args, **kwargs)
+
+    @property
+    def __doc__(self):
+        return self.__func__.__doc__
+
+    @property
+    def __name__(self):
+        return self.__func__.__name__
+
+    @property
+    def __signature__(self):
+        sig = inspect.signature(self.__func__)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+    def __repr__(self):
+        return f"<bound method {self.__func__.__qualname__} of {self.__self__!r}>"
 
 
 class OfflineTrainer(eqx.Module):
@@ -168,6 +294,7 @@ class OfflineTrainer(eqx.Module):
         self.model = model
         self.fit_method = fit_method
 
+    @_PlainMethod
     def fit(
         self,
         xs: Any,
@@ -200,10 +327,9 @@ class OfflineTrainer(eqx.Module):
 
         **Returns:** the model with fitted readout weights.
         """
-        readouts = readouts_of(self.model)
-        targets = as_target_list(ys, readouts, "OfflineTrainer.fit")
-        mode = getattr(self.model, "mode", None)
-        if batch_size is None and mode is not None and mode.is_batching:
+        prepared = _prepare(self)
+        targets = targets_by_name(ys, prepared.names, "OfflineTrainer.fit")
+        if batch_size is None and prepared.batching:
             leaf = jtu.tree_leaves(xs)[0]
             if jnp.ndim(leaf) < 2:
                 raise ValueError(
@@ -212,7 +338,7 @@ class OfflineTrainer(eqx.Module):
                 )
             batch_size = int(jnp.shape(leaf)[1 if time_major else 0])
         options = (dt, t0, i0, batch_size, time_major)
-        fitted = _fast_fit(self.model, self.fit_method, xs, targets, state, key, options)
+        fitted = _fast_fit(prepared, self.fit_method, xs, targets, state, key, options)
         if fitted is None:
             fitted = _offline_fit_general(
                 self.model, self.fit_method, xs, targets, state, key, *options

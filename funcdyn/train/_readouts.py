@@ -148,9 +148,13 @@ def tapped_inputs(state: Any, num: int) -> list[Array]:
 def as_target_list(ys: Any, readouts: list[Dense], who: str) -> list[Any]:
     """The targets as a list aligned with `readouts`: an array for a single readout, or
     a dict keyed by the readouts' names (or positions), or a list/tuple in order."""
-    n = len(readouts)
+    return targets_by_name(ys, readout_names(readouts), who)
+
+
+def targets_by_name(ys: Any, names: list[str], who: str) -> list[Any]:
+    """`as_target_list` given the readouts' names (`readout_names`)."""
+    n = len(names)
     if isinstance(ys, dict):
-        names = readout_names(readouts)
         if set(ys) != set(names):
             raise ValueError(
                 f"{who}: the targets dict has keys {sorted(ys)}, but the readouts are named "
@@ -164,6 +168,6 @@ def as_target_list(ys: Any, readouts: list[Dense], who: str) -> list[Any]:
     if n != 1:
         raise ValueError(
             f"{who}: the model has {n} readouts; pass the targets as a dict keyed by "
-            f"{readout_names(readouts)} or a list in that order."
+            f"{names} or a list in that order."
         )
     return [ys]
