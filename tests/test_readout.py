@@ -178,7 +178,9 @@ def test_lasso_recovers_sparse_solution():
     np.testing.assert_allclose(W, W_true, atol=0.03)
     np.testing.assert_allclose(np.asarray(b), 0.4, atol=0.02)
     W2, _ = LassoRegression(alpha=0.01, num_iters=500)(jnp.asarray(X), jnp.asarray(Y), bias=True)
-    np.testing.assert_allclose(np.asarray(W2), W, atol=1e-6)
+    # Eager and jitted runs of 500 float32 iterations may fuse differently (CI saw 2.4e-6 on a
+    # weight of size 3, i.e. ~1e-6 relative): compare at float32 round-off, relative.
+    np.testing.assert_allclose(np.asarray(W2), W, rtol=1e-5, atol=1e-6)
 
 
 def test_logistic_regression_separates():
