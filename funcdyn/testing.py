@@ -50,20 +50,32 @@ def _ctx(dt: float, fit: bool, key, i: int = 0) -> Context:
     return Context.for_step(i, dt=dt, fit=fit, key=key)
 
 
+# One compiled step shared by the checks: compiling is most of their cost, and a model's
+# step compiles once for all of them. (Only `check_jit` and `check_immutable` run eagerly:
+# eager = jit is their property; the others compare two compiled computations.)
+_jit_step = eqx.filter_jit(lambda m, s, x, c: m(s, x, c))
+
+
 def perturbed_inputs(x: Any, n: int, *, key=None, scale: float = 0.1) -> Any:
     """`n` copies of the input pytree `x`, stacked on a new leading axis, each with a
     different small perturbation of its floating-point arrays (integer arrays and
     booleans are repeated unchanged)."""
     key = jax.random.key(1234) if key is None else key
+    # NumPy draws, seeded by the key: jax.random would compile a random-bit kernel for
+    # every new input shape (about a second each on a CPU, most of the contract checks'
+    # time).
+    data = np.asarray(jax.random.key_data(key)).ravel()
+    rng = np.random.default_rng([int(v) for v in data])
     leaves, treedef = jtu.tree_flatten(x)
     out = []
-    for k, leaf in zip(jax.random.split(key, max(len(leaves), 1)), leaves):
-        leaf = jnp.asarray(leaf)
-        stacked = jnp.stack([leaf] * n)
-        if jnp.issubdtype(leaf.dtype, jnp.inexact):
-            mag = jnp.maximum(jnp.abs(stacked), 1.0)
-            stacked = stacked + scale * mag * jax.random.normal(k, stacked.shape, leaf.dtype)
-        out.append(stacked)
+    for leaf in leaves:
+        leaf = np.asarray(leaf)
+        stacked = np.stack([leaf] * n)
+        if np.issubdtype(leaf.dtype, np.inexact) or jnp.issubdtype(leaf.dtype, jnp.inexact):
+            mag = np.maximum(np.abs(stacked), 1.0)
+            noise = rng.standard_normal(stacked.shape)
+            stacked = (stacked + scale * mag * noise).astype(leaf.dtype)
+        out.append(jnp.asarray(stacked))
     return jtu.tree_unflatten(treedef, out)
 
 
@@ -77,7 +89,7 @@ def check_jit(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=N
     state = _initial_state(model, state, batch_size)
     ctx = _ctx(dt, fit, key)
     eager = model(state, x, ctx)
-    jitted = eqx.filter_jit(lambda m, s, x, c: m(s, x, c))(model, state, x, ctx)
+    jitted = _jit_step(model, state, x, ctx)
     _assert_close(eager, jitted, f"{type(model).__name__}: eager != jit", rtol, atol)
 
 
@@ -89,7 +101,7 @@ def check_vmap(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
     so that the vmapped states differ from each other."""
     state = _initial_state(model, state, batch_size)
     xs = perturbed_inputs(x, n)
-    step = eqx.filter_jit(lambda m, s, x, c: m(s, x, c))
+    step = _jit_step
     states = []
     for b in range(n):
         s = state
@@ -99,7 +111,9 @@ def check_vmap(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
         states.append(s)
     states_b = jtu.tree_map(lambda *a: jnp.stack(a), *states)
     ctx = _ctx(dt, fit, key, steps)
-    vmapped = eqx.filter_vmap(lambda s, x: model(s, x, ctx))(states_b, xs)
+    vmapped = eqx.filter_jit(eqx.filter_vmap(lambda m, s, x, c: m(s, x, c), in_axes=(None, 0, 0, None)))(
+        model, states_b, xs, ctx
+    )
     looped = [
         step(model, states[b], jtu.tree_map(lambda a: a[b], xs), ctx) for b in range(n)
     ]
@@ -114,11 +128,13 @@ def check_scan(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
     xs = perturbed_inputs(x, steps)
     ctxs = [_ctx(dt, fit, key, i) for i in range(steps)]
     stacked_ctx = jtu.tree_map(lambda *a: jnp.stack(a), *ctxs)
-    scanned = jax.lax.scan(lambda s, inp: model(s, *inp), state, (xs, stacked_ctx))
+    scanned = eqx.filter_jit(
+        lambda m, s, inputs: jax.lax.scan(lambda s, inp: m(s, *inp), s, inputs)
+    )(model, state, (xs, stacked_ctx))
     s = state
     ys = []
     for i in range(steps):
-        s, y = model(s, jtu.tree_map(lambda a: a[i], xs), ctxs[i])
+        s, y = _jit_step(model, s, jtu.tree_map(lambda a: a[i], xs), ctxs[i])
         ys.append(y)
     unrolled = (s, jtu.tree_map(lambda *a: jnp.stack(a), *ys))
     _assert_close(scanned, unrolled, f"{type(model).__name__}: scan != unrolled", rtol, atol)
@@ -157,9 +173,9 @@ def check_grad(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
     xs_float = jtu.tree_map(
         lambda a: a if jnp.issubdtype(a.dtype, jnp.inexact) else None, xs
     )
-    g_params, g_xs = eqx.filter_grad(
+    g_params, g_xs = eqx.filter_jit(eqx.filter_grad(
         lambda pair: loss(pair[0], eqx.combine(pair[1], xs))
-    )((params, xs_float))
+    ))((params, xs_float))
     name = type(model).__name__
     g_leaves = [g for g in jtu.tree_leaves(g_params) if eqx.is_array(g)]
     x_leaves = [g for g in jtu.tree_leaves(g_xs) if eqx.is_array(g)]
