@@ -11,10 +11,12 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ..init import default_float_dtype, parameter
+from ._closed_form import ClosedForm, LinearDynamics
 from ._current import PiecewiseConstant
 from ._method import AbstractEventMethod
 from ._neuron import event_dynamics
 from ._simulate import simulate_population
+from ._single_spike import simulate_spike_once
 from ._spike_train import SpikeTrain
 from ._spikes import Spikes
 
@@ -99,6 +101,7 @@ class Layer(eqx.Module):
     budget: int = eqx.field(static=True)
     max_events: int | None = eqx.field(static=True)
     check: bool = eqx.field(static=True)
+    spike_once: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -131,7 +134,7 @@ class Layer(eqx.Module):
         if ts is not None and not np.all(ts > 0):
             raise ValueError(f"Layer: `tau_syn` must be > 0, got {ts}.")
         # Validates the neuron and the method now, not at the first call.
-        event_dynamics(neuron, tau_syn, method, dtype)
+        dyn, _, tau_ref = event_dynamics(neuron, tau_syn, method, dtype)
         N = neuron.size[0]
         if tau_syn.ndim not in (0, 1) or (tau_syn.ndim == 1 and tau_syn.shape[0] != N):
             raise ValueError(
@@ -149,6 +152,10 @@ class Layer(eqx.Module):
         self.budget = int(budget)
         self.max_events = None if max_events is None else int(max_events)
         self.check = bool(check)
+        # Whether each neuron fires at most once (read now, while the refractory period
+        # is concrete; a traced check in the call keeps it true).
+        ref = None if tau_ref is None else _concrete(tau_ref)
+        self.spike_once = (not dyn.spiking) or (ref is not None and bool(np.isposinf(ref).all()))
 
     @property
     def size(self) -> int:
@@ -232,7 +239,26 @@ class Layer(eqx.Module):
         refr = 0 if tau_ref is None else 1
         M = flat.shape[0]
 
-        if self.W_rec is None:
+        parallel = (
+            self.spike_once
+            and isinstance(dyn, LinearDynamics)
+            and (self.method is None or (isinstance(self.method, ClosedForm) and self.method.parallel))
+            and self.W_rec is None
+            and current is None
+            and rec_t.shape[0] == 0
+            and self.max_events is None
+        )
+        if parallel:
+            W_in = self.W_in
+            if tau_ref is not None:
+                W_in = eqx.error_if(
+                    W_in,
+                    ~jnp.isposinf(tau_ref).all(),
+                    "funcdyn.event.Layer: the neuron's `tau_ref` was infinite when the layer "
+                    "was built (fire at most once) and is finite now; build a new Layer.",
+                )
+            spikes = simulate_spike_once(dyn, W_in, y0, ev_t, ev_src, t0, t1, self.budget)
+        elif self.W_rec is None:
             n_steps = self.max_events or (M + n_cur + self.budget * (1 + refr) + 1)
 
             def one(dyn_i, w, y0_i, ref_i, cv):

@@ -114,7 +114,7 @@ def event_dynamics(
         dyn = LinearDynamics(
             kind=kind,
             reset_mode=reset_mode,
-            n_iter=method.n_iter,
+            n_iter=method.iterations(dtype),
             tau=_vec(neuron.tau, n, dtype),
             V_rest=_vec(neuron.V_rest, n, dtype),
             R=_vec(neuron.R, n, dtype),
