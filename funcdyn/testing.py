@@ -58,8 +58,8 @@ _jit_step = eqx.filter_jit(lambda m, s, x, c: m(s, x, c))
 
 def perturbed_inputs(x: Any, n: int, *, key=None, scale: float = 0.1) -> Any:
     """`n` copies of the input pytree `x`, stacked on a new leading axis, each with a
-    different small perturbation of its floating-point arrays (integer arrays and
-    booleans are repeated unchanged)."""
+    different small perturbation of its floating-point arrays (integer arrays,
+    booleans and keys are repeated unchanged); `key` seeds the perturbations."""
     key = jax.random.key(1234) if key is None else key
     # NumPy draws, seeded by the key: jax.random would compile a random-bit kernel for
     # every new input shape (about a second each on a CPU, most of the contract checks'
@@ -69,13 +69,14 @@ def perturbed_inputs(x: Any, n: int, *, key=None, scale: float = 0.1) -> Any:
     leaves, treedef = jtu.tree_flatten(x)
     out = []
     for leaf in leaves:
-        leaf = np.asarray(leaf)
-        stacked = np.stack([leaf] * n)
-        if np.issubdtype(leaf.dtype, np.inexact) or jnp.issubdtype(leaf.dtype, jnp.inexact):
+        leaf = jnp.asarray(leaf)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            stacked = np.stack([np.asarray(leaf)] * n)
             mag = np.maximum(np.abs(stacked), 1.0)
             noise = rng.standard_normal(stacked.shape)
-            stacked = (stacked + scale * mag * noise).astype(leaf.dtype)
-        out.append(jnp.asarray(stacked))
+            out.append(jnp.asarray((stacked + scale * mag * noise).astype(leaf.dtype)))
+        else:
+            out.append(jnp.stack([leaf] * n))
     return jtu.tree_unflatten(treedef, out)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ..init import default_float_dtype, parameter
-from ._closed_form import ClosedForm, LinearDynamics
+from ._closed_form import LinearDynamics
 from ._current import PiecewiseConstant
 from ._method import AbstractEventMethod
 from ._neuron import event_dynamics
@@ -83,6 +83,11 @@ class Layer(eqx.Module):
     - `key`: for random initialisers of the weights.
 
     **Returns** (of a call): a [`funcdyn.event.Spikes`][].
+
+    The read-only `spike_once` is True when every neuron fires at most once
+    (`tau_ref = inf`) or never (a `LeakyIntegrator`): a feed-forward call without a
+    current or record times then takes the parallel solver of
+    [`funcdyn.event.ClosedForm`][] (unless `parallel=False`).
 
     ```python
     lif = funcdyn.neurons.LIF(30, tau=10.0, V_rest=0.0, V_reset=0.0, V_th=1.0)
@@ -241,8 +246,8 @@ class Layer(eqx.Module):
 
         parallel = (
             self.spike_once
-            and isinstance(dyn, LinearDynamics)
-            and (self.method is None or (isinstance(self.method, ClosedForm) and self.method.parallel))
+            and isinstance(dyn, LinearDynamics)  # built by ClosedForm (given or default)
+            and (self.method is None or self.method.parallel)
             and self.W_rec is None
             and current is None
             and rec_t.shape[0] == 0

@@ -15,6 +15,17 @@ def _at(x: Array, k: Array, fill) -> Array:
     return jnp.where(k < n, x[jnp.minimum(k, n - 1)], fill)
 
 
+def implicit_spike_time(t_root, residual, slope, fired, lo, hi):
+    """The spike time `t_root - residual / slope`, kept in `[lo, hi]`, where `fired`
+    (else `t_root`): `t_root` is the located root (without gradient), `residual` the
+    differentiable `V - theta` there and `slope` `dV/dt`. Its value is `t_root` up to
+    round-off and its derivative the exact `-(dV/dtheta) / (dV/dt)`; keeping it in the
+    interval keeps the event order (it changes nothing else)."""
+    slope = jnp.where(fired, jax.lax.stop_gradient(slope), jnp.ones_like(slope))
+    residual = jnp.where(fired, residual, jnp.zeros_like(residual))
+    return jnp.clip(t_root - residual / slope, lo, hi)
+
+
 def simulate_population(
     dyn: AbstractEventDynamics,
     W_in: Array,
@@ -106,12 +117,7 @@ def simulate_population(
         dy, dI = dyn.field(t_sg, y_a, I_a, Iext, hold)
         if dyn.spiking:
             residual = y_a[0][j] - dyn.threshold(y_a)[j]
-            slope = sg(dy[0][j])
-            slope = jnp.where(is_spike, slope, jnp.ones_like(slope))
-            t_spk = t_sg - jnp.where(is_spike, residual, jnp.zeros_like(residual)) / slope
-            # The Newton step moves the root by round-off only; keeping it inside the
-            # interval keeps the event order (it changes nothing else).
-            t_spk = jnp.clip(t_spk, t, t_bound)
+            t_spk = implicit_spike_time(t_sg, residual, dy[0][j], is_spike, t, t_bound)
             t_new = jnp.where(is_spike, t_spk, t_bound)
         else:
             t_new = t_bound

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ._closed_form import LinearDynamics
+from ._simulate import implicit_spike_time
 from ._spikes import Spikes
 
 
@@ -97,10 +98,8 @@ def simulate_spike_once(
     t_root = sg(start_k + s_k)
     (V_root,), I_root = dyn.propagate(start_k, (V_k,), I_k, zeros, t_root - start_k, None)
     (dV,), _ = dyn.field(t_root, (V_root,), I_root, zeros, None)
-    slope = jnp.where(fired, sg(dV), jnp.ones_like(dV))
-    residual = jnp.where(fired, V_root - dyn.threshold((V_root,)), jnp.zeros_like(V_root))
-    stop_k = stop[k]
-    t_spike = jnp.clip(t_root - residual / slope, start_k, stop_k)
+    residual = V_root - dyn.threshold((V_root,))
+    t_spike = implicit_spike_time(t_root, residual, dV, fired, start_k, stop[k])
     # V at the spike, to first order around the root (equal to the threshold there).
     V_spike = V_root + dV * (t_spike - t_root)
 
