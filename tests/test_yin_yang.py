@@ -1,5 +1,5 @@
 """`examples/yin_yang.py --quick` runs as a user runs it and learns: its printed final
-test accuracy is clearly above chance (1/3) over two seeds, and it writes its figure."""
+test accuracy is clearly above chance (1/3) over three seeds, and it writes its figure."""
 
 import os
 import pathlib
@@ -25,29 +25,16 @@ def _run(seed: int, out: pathlib.Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "seed",
-    [
-        0,
-        pytest.param(
-            1,
-            marks=[
-                pytest.mark.slow,
-                pytest.mark.xfail(
-                    reason="known: with seed 1 the quick run's loss jumps at epoch 11 and "
-                    "accuracy collapses (training instability not yet understood)",
-                    strict=False,
-                ),
-            ],
-        ),
-    ],
+    "seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
 )
 def test_yin_yang_quick_learns(seed, tmp_path):
     out = _run(seed, tmp_path)
     final = float(re.findall(r"final test accuracy: ([\d.]+)", out)[-1])
-    epochs = [float(a) for a in re.findall(r"epoch\s+\d+\s+loss [\d.]+\s+test acc ([\d.]+)", out)]
+    log = r"epoch\s+\d+\s+loss [\d.]+\s+train acc [\d.]+\s+test acc ([\d.]+)"
+    epochs = [float(a) for a in re.findall(log, out)]
     assert len(epochs) >= 2, out
-    # Chance is 1/3 and logistic regression about 0.66; the quick run (600 points, a few
-    # epochs, 30 hidden neurons) reaches about 0.71 with seed 0; seeds 1 and 2 currently
-    # do not learn reliably (see the guide), which is why only seed 0 is in the default run.
+    # Chance is 1/3 and logistic regression about 0.66; the quick run (1,500 points, 10
+    # epochs, 60 hidden neurons) ends near 0.7 (the full recipe reaches about 0.96-0.97).
+    # Spiking training depends on the CPU thread count, hence a threshold, not a value.
     assert final >= 0.6, out
     assert (tmp_path / "first_spikes.png").stat().st_size > 10_000
