@@ -186,18 +186,26 @@ def run(
     else:
         state, (ys, records) = _scan(body, state, (xs, steps), checkpoint, unroll)
     if not time_major:
-        swap = lambda a: jnp.swapaxes(a, 0, 1) if jnp.ndim(a) >= 2 else a  # noqa: E731
-        ys = jtu.tree_map(swap, ys)
-        if jtu.tree_leaves(records):
-            # Per-sample records become (batch, T, ...) like the inputs; a record without
-            # the batch axis (a batch mean, a scalar) stays (T, ...): the time axis never
-            # moves by the rank of what a monitor returns.
-            leaves = jtu.tree_leaves(xs)
-            batch = int(jnp.shape(leaves[0])[1]) if jnp.ndim(leaves[0]) >= 2 else None
-            flags = per_sample_records(model, monitors, batch)
-            records = jtu.tree_map(lambda a, f: jnp.swapaxes(a, 0, 1) if f else a,
-                                   records, flags)
+        ys, records = batch_major_outputs(model, monitors, xs, ys, records)
     return state, ys, records
+
+
+def batch_major_outputs(model: Any, monitors: Monitors, xs: Any, ys: Any,
+                        records: Any) -> tuple[Any, Any]:
+    """The `(ys, records)` of a time-major run over the inputs `xs` (`(T, batch, ...)`)
+    in the batch-major layout of `run(..., time_major=False)`."""
+    swap = lambda a: jnp.swapaxes(a, 0, 1) if jnp.ndim(a) >= 2 else a  # noqa: E731
+    ys = jtu.tree_map(swap, ys)
+    if jtu.tree_leaves(records):
+        # Per-sample records become (batch, T, ...) like the inputs; a record without
+        # the batch axis (a batch mean, a scalar) stays (T, ...): the time axis never
+        # moves by the rank of what a monitor returns.
+        leaves = jtu.tree_leaves(xs)
+        batch = int(jnp.shape(leaves[0])[1]) if jnp.ndim(leaves[0]) >= 2 else None
+        flags = per_sample_records(model, monitors, batch)
+        records = jtu.tree_map(lambda a, f: jnp.swapaxes(a, 0, 1) if f else a,
+                               records, flags)
+    return ys, records
 
 
 def _run_with_progress(body, state, inputs, checkpoint, unroll):
