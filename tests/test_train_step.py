@@ -235,6 +235,52 @@ def test_sequence_loss_time_major_and_monitors(getkey):
     np.testing.assert_allclose(loss, batch_major(model, (X, Y), None)[0], rtol=1e-6)
 
 
+def test_batch_major_step_equals_time_major_step_with_monitors(getkey):
+    """make_step transposes a batch-major sequence loss's inputs in a separate call (a
+    speed fix): three steps give the same parameters, losses and batch-major outputs
+    and records as the time-major loss, and a batch that is not `(x, y)` still reaches
+    the loss unchanged."""
+    X, Y = sign_task(getkey(), n=8, T=5)
+    model = TanhRNN(2, 4, 2, key=getkey(), mode=funcdyn.training_mode)
+    seen = []
+
+    def fn_bm(ys, y, records):
+        seen.append((ys.shape, records["h"].shape))
+        return losses.cross_entropy_last_step(ys, y) + 1e-3 * jnp.mean(records["h"] ** 2)
+
+    def fn_tm(ys, y, records):
+        return losses.cross_entropy_last_step(ys, y, time_axis=0) + 1e-3 * jnp.mean(
+            records["h"] ** 2
+        )
+
+    monitors = {"h": lambda h: h}
+    bm = train.sequence_loss(fn_bm, monitors=monitors, metrics={"ys": lambda ys, y, r: ys})
+    tm = train.sequence_loss(fn_tm, monitors=monitors, time_major=True,
+                             metrics={"ys": lambda ys, y, r: ys})
+    results = {}
+    for name, loss_fn, batch in [("bm", bm, (X, Y)), ("tm", tm, (np.swapaxes(X, 0, 1), Y))]:
+        init, step = train.make_step(loss_fn, optax.adam(1e-2), has_aux=True)
+        m, o, out = model, init(model), []
+        for _ in range(3):
+            m, o, loss, aux = step(m, o, batch, None)
+            out.append((float(loss), np.asarray(aux["ys"])))
+        results[name] = (m, out)
+    # The batch-major loss saw batch-major outputs and records.
+    assert seen[0] == ((8, 5, 2), (8, 5, 4))
+    (m_bm, out_bm), (m_tm, out_tm) = results["bm"], results["tm"]
+    for (l1, ys1), (l2, ys2) in zip(out_bm, out_tm):
+        np.testing.assert_allclose(l1, l2, rtol=1e-6)
+        np.testing.assert_allclose(ys1, np.swapaxes(ys2, 0, 1), rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(m_bm), jax.tree.leaves(m_tm)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert abs(out_bm[-1][0] - out_bm[0][0]) > 0  # it trained
+
+    # A batch that is not a pair goes to the loss as it is (here: its own error).
+    init, step = train.make_step(bm, optax.adam(1e-2), has_aux=True)
+    with pytest.raises(ValueError, match="too many values to unpack|unpack"):
+        step(model, init(model), (X, Y, Y), None)
+
+
 def test_errors(getkey):
     model = Dense(3, 1, mode=funcdyn.training_mode, key=getkey())
     batch = dense_batch(getkey())
