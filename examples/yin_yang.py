@@ -245,12 +245,11 @@ def train(first_fn, params, spec, get_weights, x_tr, y_tr, x_te, y_te, *, epochs
             (W_h + bump * (bump_h & miss_h.any(0)), W_o + bump * (bump_o & miss_own.any(0))),
         )
         bumping = bump_o | bump_h
-        params = jax.tree.map(
-            lambda a, b: jnp.where(bumping, a, b) if eqx.is_array(a) else a, bumped, learned
-        )
-        state = jax.tree.map(
-            lambda a, b: jnp.where(bumping, a, b) if eqx.is_array(a) else a, state, new_state
-        )
+        def select(a, b):
+            return jax.tree.map(lambda u, v: jnp.where(bumping, u, v) if eqx.is_array(u) else u,
+                                a, b)
+
+        params, state = select(bumped, learned), select(state, new_state)
         return params, state, loss, bumping
 
     @eqx.filter_jit

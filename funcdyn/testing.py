@@ -54,6 +54,14 @@ def _ctx(dt: float, fit: bool, key, i: int = 0) -> Context:
 # step compiles once for all of them. (Only `check_jit` and `check_immutable` run eagerly:
 # eager = jit is their property; the others compare two compiled computations.)
 _jit_step = eqx.filter_jit(lambda m, s, x, c: m(s, x, c))
+# The step vmapped over states and inputs (model and context shared), and scanned over
+# stacked inputs and contexts.
+_jit_vmap_step = eqx.filter_jit(
+    eqx.filter_vmap(lambda m, s, x, c: m(s, x, c), in_axes=(None, 0, 0, None))
+)
+_jit_scan_step = eqx.filter_jit(
+    lambda m, s, inputs: jax.lax.scan(lambda s, inp: m(s, *inp), s, inputs)
+)
 
 
 def perturbed_inputs(x: Any, n: int, *, key=None, scale: float = 0.1) -> Any:
@@ -102,21 +110,18 @@ def check_vmap(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
     so that the vmapped states differ from each other."""
     state = _initial_state(model, state, batch_size)
     xs = perturbed_inputs(x, n)
-    step = _jit_step
     states = []
     for b in range(n):
         s = state
         xb = jtu.tree_map(lambda a: a[b], xs)
         for i in range(steps):
-            s, _ = step(model, s, xb, _ctx(dt, fit, key, i))
+            s, _ = _jit_step(model, s, xb, _ctx(dt, fit, key, i))
         states.append(s)
     states_b = jtu.tree_map(lambda *a: jnp.stack(a), *states)
     ctx = _ctx(dt, fit, key, steps)
-    vmapped = eqx.filter_jit(eqx.filter_vmap(lambda m, s, x, c: m(s, x, c), in_axes=(None, 0, 0, None)))(
-        model, states_b, xs, ctx
-    )
+    vmapped = _jit_vmap_step(model, states_b, xs, ctx)
     looped = [
-        step(model, states[b], jtu.tree_map(lambda a: a[b], xs), ctx) for b in range(n)
+        _jit_step(model, states[b], jtu.tree_map(lambda a: a[b], xs), ctx) for b in range(n)
     ]
     looped = jtu.tree_map(lambda *a: jnp.stack(a), *looped)
     _assert_close(vmapped, looped, f"{type(model).__name__}: vmap != loop", rtol, atol)
@@ -129,9 +134,7 @@ def check_scan(model, x, *, dt=1.0, state=None, batch_size=None, fit=False, key=
     xs = perturbed_inputs(x, steps)
     ctxs = [_ctx(dt, fit, key, i) for i in range(steps)]
     stacked_ctx = jtu.tree_map(lambda *a: jnp.stack(a), *ctxs)
-    scanned = eqx.filter_jit(
-        lambda m, s, inputs: jax.lax.scan(lambda s, inp: m(s, *inp), s, inputs)
-    )(model, state, (xs, stacked_ctx))
+    scanned = _jit_scan_step(model, state, (xs, stacked_ctx))
     s = state
     ys = []
     for i in range(steps):
