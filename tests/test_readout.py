@@ -268,6 +268,21 @@ def test_offline_trainer_many_readouts_and_classification():
     assert float(jnp.mean(jnp.argmax(b, -1) == targets["sign"])) > 0.95
     fitted = OfflineTrainer(net, RidgeRegression(1e-4)).fit(xs, [0.5 * xs, targets["sign"]])
     np.testing.assert_allclose(np.asarray(_run(fitted, xs)[1]), np.asarray(b), atol=1e-5)
+    # The fast path rebuilds the model around the fitted readouts: the same weights as
+    # the general (filter_jit) path for both heads, biases included, and the reservoir
+    # is the trainer's own object, not a copy out of the compiled fit.
+    from funcdyn.train import _offline
+
+    general = _offline._offline_fit_general(
+        net, RidgeRegression(1e-4), xs, [0.5 * xs, targets["sign"]], None, None,
+        1.0, 0.0, 0, 8, True)
+    for name in ("head_a", "head_b"):
+        for field in ("W", "b"):
+            np.testing.assert_allclose(
+                np.asarray(getattr(getattr(fitted, name), field)),
+                np.asarray(getattr(getattr(general, name), field)), rtol=1e-5, atol=1e-6)
+    assert fitted.res is net.res
+    assert jax.tree_util.tree_structure(fitted) == jax.tree_util.tree_structure(general)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._run import run
@@ -16,6 +17,7 @@ from ._fit_method import OfflineMethod
 from ._over_time import readout_inputs_over_time
 from ._readouts import (
     _Tap,
+    is_readout,
     targets_by_name,
     readout_names,
     readouts_of,
@@ -88,14 +90,19 @@ _offline_fit_general = eqx.filter_jit(_offline_fit)
 
 def _fit_from_leaves(static, arrays):
     token, rest_def, rest_others, options = static
-    model_def, model_others = _STRUCTURES[token]
-    num_model = model_def.num_leaves - len(model_others)
-    model = jtu.tree_unflatten(model_def, _merge(arrays[:num_model], model_others))
-    method, xs, ys, state, key = jtu.tree_unflatten(
-        rest_def, _merge(arrays[num_model:], rest_others)
-    )
+    fixed_def, fixed_others = _STRUCTURES[token]
+    num_fixed = fixed_def.num_leaves - len(fixed_others)
+    model, method = jtu.tree_unflatten(fixed_def, _merge(arrays[:num_fixed], fixed_others))
+    xs, ys, state, key = jtu.tree_unflatten(rest_def, _merge(arrays[num_fixed:], rest_others))
     fitted = _offline_fit(model, method, xs, ys, state, key, *options)
-    return [leaf for leaf in jtu.tree_leaves(fitted) if eqx.is_array(leaf)]
+    # Only the readouts' arrays come out: the rest of the model is unchanged, and
+    # returning it would copy (say) a reservoir's weight matrices on every fit.
+    return [
+        leaf
+        for readout in readouts_of(fitted)
+        for leaf in jtu.tree_leaves(readout)
+        if eqx.is_array(leaf)
+    ]
 
 
 def _merge(arrays, others):
@@ -120,40 +127,41 @@ def _split(leaves):
 # partitioning of the model added more than that again.
 _fit_from_leaves_jit = jax.jit(_fit_from_leaves, static_argnums=0)
 
-# Model structures (treedef and non-array leaves) by a small integer, which stands for
-# them in the jit key: hashing and comparing the model's treedef on every call cost as
-# much as the rest of the dispatch. Entries are never reused; one per distinct model
-# structure, held as long as the jit cache would have held them.
+# The structures (treedef and non-array leaves) of a trainer's model and fit method by a
+# small integer, which stands for them in the jit key: hashing and comparing the model's
+# treedef on every call cost as much as the rest of the dispatch. Entries are never
+# reused; one per distinct structure, held as long as the jit cache would have held them.
 _STRUCTURES: dict[int, tuple] = {}
 _TOKENS: dict = {}
 
 
-def _structure_token(model_def, model_others) -> int | None:
-    """The integer standing for a model structure, or `None` if it is not hashable."""
+def _structure_token(fixed_def, fixed_others) -> int | None:
+    """The integer standing for a structure, or `None` if it is not hashable."""
     try:
-        token = _TOKENS.get((model_def, model_others))
+        token = _TOKENS.get((fixed_def, fixed_others))
     except TypeError:
         return None
     if token is None:
         token = len(_STRUCTURES)
-        _STRUCTURES[token] = (model_def, model_others)
-        _TOKENS[(model_def, model_others)] = token
+        _STRUCTURES[token] = (fixed_def, fixed_others)
+        _TOKENS[(fixed_def, fixed_others)] = token
     return token
 
 
 class _Prepared(NamedTuple):
     trainer: weakref.ref
-    model_def: Any
-    model_arrays: list
-    model_others: tuple
+    shell_def: Any
+    shell_leaves: list
+    readout_slots: list[tuple[int, Any, tuple, int]]
+    fixed_arrays: list
     names: list[str]
     token: int | None
     batching: bool
 
 
-# What a trainer's fits share, by `id(trainer)`: a trainer is immutable, so its model's
-# leaves and structure never change, and a repeated fit need not flatten the model or
-# walk it for the readouts again. The entry goes when the trainer does.
+# What a trainer's fits share, by `id(trainer)`: a trainer is immutable, so its model and
+# fit method never change, and a repeated fit need not flatten them or walk the model for
+# the readouts again. The entry goes when the trainer does.
 _PREPARED: dict[int, _Prepared] = {}
 
 
@@ -162,40 +170,57 @@ def _prepare(trainer) -> _Prepared:
     if entry is not None and entry.trainer() is trainer:
         return entry
     model = trainer.model
-    leaves, model_def = jtu.tree_flatten(model)
-    arrays, others = _split(leaves)
+    fixed_leaves, fixed_def = jtu.tree_flatten((model, trainer.fit_method))
+    fixed_arrays, fixed_others = _split(fixed_leaves)
+
+    # The fitted model is rebuilt around the fitted readouts: the model's "shell" stops
+    # at each readout and at each module without one, which is reused as it is.
+    def is_kept_whole(node):
+        return is_readout(node) or (isinstance(node, eqx.Module) and not readouts_of(node))
+
+    shell_leaves, shell_def = jtu.tree_flatten(model, is_leaf=is_kept_whole)
+    readout_slots = []
+    for position, node in enumerate(shell_leaves):
+        if is_readout(node):
+            leaves, readout_def = jtu.tree_flatten(node)
+            arrays, others = _split(leaves)
+            readout_slots.append((position, readout_def, others, len(arrays)))
     mode = getattr(model, "mode", None)
     key = id(trainer)
     entry = _Prepared(
         trainer=weakref.ref(trainer, lambda _, key=key: _PREPARED.pop(key, None)),
-        model_def=model_def,
-        model_arrays=arrays,
-        model_others=others,
-        names=readout_names(readouts_of(model)),
-        token=_structure_token(model_def, others),
+        shell_def=shell_def,
+        shell_leaves=shell_leaves,
+        readout_slots=readout_slots,
+        fixed_arrays=fixed_arrays,
+        names=readout_names([shell_leaves[slot[0]] for slot in readout_slots]),
+        token=_structure_token(fixed_def, fixed_others),
         batching=mode is not None and mode.is_batching,
     )
     _PREPARED[key] = entry
     return entry
 
 
-def _fast_fit(prepared: _Prepared, method, xs, ys, state, key, options):
+def _fast_fit(prepared: _Prepared, xs, ys, state, key, options):
     """`_offline_fit` through `_fit_from_leaves_jit`, or `None` when a non-array leaf is
     not hashable (then the general path runs)."""
     if prepared.token is None:
         return None
-    rest_leaves, rest_def = jtu.tree_flatten((method, xs, ys, state, key))
+    rest_leaves, rest_def = jtu.tree_flatten((xs, ys, state, key))
     rest_arrays, rest_others = _split(rest_leaves)
     static = (prepared.token, rest_def, rest_others, options)
     try:
         hash(static)
     except TypeError:
         return None
-    # Only readout weights change: the fitted model has the input model's structure.
-    fitted_arrays = _fit_from_leaves_jit(static, prepared.model_arrays + rest_arrays)
-    return jtu.tree_unflatten(
-        prepared.model_def, _merge(fitted_arrays, prepared.model_others)
-    )
+    fitted_arrays = _fit_from_leaves_jit(static, prepared.fixed_arrays + rest_arrays)
+    leaves = list(prepared.shell_leaves)
+    start = 0
+    for position, readout_def, others, num_arrays in prepared.readout_slots:
+        arrays = fitted_arrays[start : start + num_arrays]
+        start += num_arrays
+        leaves[position] = jtu.tree_unflatten(readout_def, _merge(arrays, others))
+    return jtu.tree_unflatten(prepared.shell_def, leaves)
 
 
 class _PlainMethod:
@@ -330,15 +355,17 @@ class OfflineTrainer(eqx.Module):
         prepared = _prepare(self)
         targets = targets_by_name(ys, prepared.names, "OfflineTrainer.fit")
         if batch_size is None and prepared.batching:
-            leaf = jtu.tree_leaves(xs)[0]
-            if jnp.ndim(leaf) < 2:
+            shape = getattr(xs, "shape", None)  # an array, or a pytree of them
+            if shape is None:
+                shape = np.shape(jtu.tree_leaves(xs)[0])
+            if len(shape) < 2:
                 raise ValueError(
                     "OfflineTrainer.fit: the model is in a batching mode but `xs` has no "
                     "batch axis; pass (T, batch, num_in)."
                 )
-            batch_size = int(jnp.shape(leaf)[1 if time_major else 0])
+            batch_size = int(shape[1 if time_major else 0])
         options = (dt, t0, i0, batch_size, time_major)
-        fitted = _fast_fit(prepared, self.fit_method, xs, targets, state, key, options)
+        fitted = _fast_fit(prepared, xs, targets, state, key, options)
         if fitted is None:
             fitted = _offline_fit_general(
                 self.model, self.fit_method, xs, targets, state, key, *options
