@@ -46,7 +46,7 @@ ARGS = parse()
 if ARGS.threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "")
-        + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        + " --xla_cpu_multi_thread_eigen=false"
     ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 

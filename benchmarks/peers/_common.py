@@ -265,7 +265,7 @@ def configure_jax(threads: int, x64: bool = False) -> None:
     """Call before importing jax: one XLA:CPU thread pool of `threads` threads."""
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
-        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        flags += " --xla_cpu_multi_thread_eigen=false"
     os.environ["XLA_FLAGS"] = flags.strip()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if x64:
