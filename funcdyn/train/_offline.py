@@ -193,7 +193,7 @@ def _prepare(trainer) -> _Prepared:
         shell_leaves=shell_leaves,
         readout_slots=readout_slots,
         fixed_arrays=fixed_arrays,
-        names=readout_names([shell_leaves[slot[0]] for slot in readout_slots]),
+        names=readout_names(readouts_of(model)),
         token=_structure_token(fixed_def, fixed_others),
         batching=mode is not None and mode.is_batching,
     )

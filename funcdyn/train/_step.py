@@ -328,10 +328,10 @@ def build_step(loss_fn, optimizer, *, filter_spec, has_aux, mesh, donate, on_non
         and scheme is one_update and mesh is None
     )
     if pre_transpose:
-        tm_arrays, tm_static = eqx.partition(
+        # The flag is a static field: the loss's arrays stay `loss_arrays`.
+        tm_static = _static(eqx.partition(
             dataclasses.replace(loss_fn, inputs_time_major=True), eqx.is_array
-        )
-        tm_static = _static(tm_static)
+        )[1])
     static_optimizer = _static(optimizer)
     check = on_nonfinite != "ignore"
     plans: dict[Any, _Plan] = {}
@@ -383,7 +383,7 @@ def build_step(loss_fn, optimizer, *, filter_spec, has_aux, mesh, donate, on_non
         arrays, static_loss = loss_arrays, loss_static
         if pre_transpose and _has_sequences(batch):
             batch = (_to_time_major(batch[0]), batch[1])
-            arrays, static_loss = tm_arrays, tm_static
+            static_loss = tm_static
         if mesh is not None:
             batch = shard_batch(batch, mesh, axis=batch_axis)
             trainable_leaves, frozen_leaves, arrays, opt_state = replicate(
